@@ -1,0 +1,146 @@
+"""Settings: the process environment, read once, as one frozen object.
+
+Nothing else in kzvoice reads ``os.environ``; services receive a ``Settings``
+through their constructors.  ``Settings.from_env`` takes any mapping so tests
+can build one without touching the real environment.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_STORE_URL = "sqlite:///./kzvoice.sqlite3"
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LOG_FORMATS = ("text", "json")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value kzvoice cannot use."""
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """Certificate files for ``amqps://`` brokers."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    amqp_url: str = DEFAULT_AMQP_URL
+    store_url: str = DEFAULT_STORE_URL
+    http_port: int = 8080
+    http_host: str = "0.0.0.0"
+    node: str = field(default_factory=lambda: f"kzvoice@{socket.gethostname()}")
+    zone: str = "local"
+    log_level: str = "info"
+    log_format: str = "text"
+    tls: TLSFiles = field(default_factory=TLSFiles)
+    # where voicemail keeps recordings that could not be stored yet
+    spool_dir: str = "./spool"
+    # HMAC secret for signed upload URLs (voicemail storage, bus.md 5.3)
+    upload_secret: str = ""
+    # base URL the gateway uses to reach our upload endpoint
+    public_url: str = ""
+    # seconds to finish in-flight work after SIGTERM
+    drain_seconds: float = 25.0
+    # where our message schemas live (the repository's schemas/ by default)
+    schema_dir: str = field(default_factory=lambda: str(Path(__file__).resolve().parent.parent / "schemas"))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+
+        def text(name: str, default: str) -> str:
+            value = env.get(name)
+            return default if value is None or value == "" else value
+
+        def number(name: str, default: float, kind=int):
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+
+        level = text("KZ_LOG_LEVEL", "info").lower()
+        if level not in _LOG_LEVELS:
+            raise SettingsError(f"KZ_LOG_LEVEL={level!r}: expected one of {', '.join(_LOG_LEVELS)}")
+        fmt = text("KZ_LOG_FORMAT", "text").lower()
+        if fmt not in _LOG_FORMATS:
+            raise SettingsError(f"KZ_LOG_FORMAT={fmt!r}: expected text or json")
+
+        amqp_url = text("KZ_AMQP_URL", DEFAULT_AMQP_URL)
+        if not amqp_url.startswith(("amqp://", "amqps://", "memory://")):
+            raise SettingsError(f"KZ_AMQP_URL={amqp_url!r}: expected amqp://, amqps:// or memory://")
+        store_url = text("KZ_STORE_URL", DEFAULT_STORE_URL)
+        if not store_url.startswith(("sqlite://", "memory://", "http://", "https://")):
+            raise SettingsError(f"KZ_STORE_URL={store_url!r}: expected sqlite:///PATH, memory:// or a CouchDB http(s) URL")
+
+        port = number("KZ_HTTP_PORT", 8080)
+        if not 0 <= port <= 65535:
+            raise SettingsError(f"KZ_HTTP_PORT={port}: not a TCP port")
+
+        tls = TLSFiles(
+            ca_file=env.get("KZ_AMQP_CA_FILE") or None,
+            cert_file=env.get("KZ_AMQP_CERT_FILE") or None,
+            key_file=env.get("KZ_AMQP_KEY_FILE") or None,
+            verify=text("KZ_AMQP_TLS_VERIFY", "true").lower() not in ("false", "0", "no"),
+        )
+        for label, path in (("KZ_AMQP_CA_FILE", tls.ca_file), ("KZ_AMQP_CERT_FILE", tls.cert_file),
+                            ("KZ_AMQP_KEY_FILE", tls.key_file)):
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{label}={path!r}: no such file")
+
+        defaults = cls()
+        return cls(
+            amqp_url=amqp_url,
+            store_url=store_url,
+            http_port=port,
+            http_host=text("KZ_HTTP_HOST", defaults.http_host),
+            node=text("KZ_NODE", defaults.node),
+            zone=text("KZ_ZONE", "local"),
+            log_level=level,
+            log_format=fmt,
+            tls=tls,
+            spool_dir=text("KZ_SPOOL_DIR", defaults.spool_dir),
+            upload_secret=text("KZ_UPLOAD_SECRET", ""),
+            public_url=text("KZ_PUBLIC_URL", ""),
+            drain_seconds=number("KZ_DRAIN_SECONDS", 25.0, float),
+            schema_dir=text("KZ_SCHEMA_DIR", defaults.schema_dir),
+        )
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+# One row per variable: (name, default, meaning).  The README's table is
+# generated from this list so the two cannot drift apart.
+ENVIRONMENT = (
+    ("KZ_AMQP_URL", DEFAULT_AMQP_URL, "broker; `memory://` selects the in-process bus"),
+    ("KZ_AMQP_CA_FILE", "", "CA bundle for `amqps://` brokers"),
+    ("KZ_AMQP_CERT_FILE", "", "client certificate (PEM) for `amqps://`"),
+    ("KZ_AMQP_KEY_FILE", "", "client key (PEM) for `amqps://`"),
+    ("KZ_AMQP_TLS_VERIFY", "true", "`false` skips broker certificate verification (testing only)"),
+    ("KZ_STORE_URL", DEFAULT_STORE_URL, "document store: `sqlite:///PATH`, `memory://`, or a CouchDB URL"),
+    ("KZ_HTTP_PORT", "8080", "`/healthz`, `/readyz`, `/metrics`"),
+    ("KZ_HTTP_HOST", "0.0.0.0", "address the HTTP endpoints listen on"),
+    ("KZ_NODE", "kzvoice@<hostname>", "node name in `Node` headers and node-specific config"),
+    ("KZ_ZONE", "local", "zone for zone-specific config"),
+    ("KZ_LOG_LEVEL", "info", "debug, info, warning, error"),
+    ("KZ_LOG_FORMAT", "text", "`json` for one JSON object per line"),
+    ("KZ_SPOOL_DIR", "./spool", "voicemail recordings waiting to be stored"),
+    ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs"),
+    ("KZ_PUBLIC_URL", "http://<host>:<KZ_HTTP_PORT>", "base URL the gateway uses to upload recordings"),
+    ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
+)
