@@ -143,4 +143,5 @@ ENVIRONMENT = (
     ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs"),
     ("KZ_PUBLIC_URL", "http://<host>:<KZ_HTTP_PORT>", "base URL the gateway uses to upload recordings"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
+    ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

@@ -1,0 +1,49 @@
+# kzvoice: `make demo` runs the demo, `make test` runs the tests.
+# Both install what they need into .venv (and node_modules for the CouchDB-API test server).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-fast bench bench-quick venv node broker clean help
+
+help:
+	@echo "make demo   - run the demo (services + gateway simulator, in one process)"
+	@echo "make test   - install, start what the tests need, run every test"
+	@echo "make bench  - run the benchmarks (make bench-quick for a one-minute version)"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,fast]'
+	@touch $@
+
+node: node_modules/.installed
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+broker:
+	@scripts/ensure-broker
+
+demo: venv
+	$(VENV)/bin/kzvoice demo
+
+test: venv node broker
+	$(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: venv
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/contract
+
+bench: venv node broker
+	$(PY) -m bench
+
+bench-quick: venv node broker
+	$(PY) -m bench --quick
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache kzvoice.sqlite3*

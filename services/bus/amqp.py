@@ -1,0 +1,210 @@
+"""RabbitMQ transport on aio-pika robust connections.
+
+Reconnection lives here and only here: aio-pika's robust connection re-opens
+channels and re-declares the exchanges, queues, bindings and consumers made
+through it, so queue names must be our own (never broker-generated) to survive
+a reconnect -- see ``unique_queue_name``.
+
+Channels: one for declarations and plain publishes, one with publisher
+confirms for ``mandatory`` publishes (returns are only reliable with confirms),
+and one per consumed queue so each has its own prefetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from typing import Any, Mapping
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+
+from services.bus.exchanges import Exchange
+from services.bus.transport import (BrokerUnavailable, BusError, Delivery, DeliveryHandler, Transport,
+                                    Unroutable)
+from services.settings import TLSFiles
+
+log = logging.getLogger(__name__)
+
+
+def ssl_context_for(tls: TLSFiles) -> ssl.SSLContext:
+    """Client TLS context for ``amqps://``: CA bundle, optional client certificate."""
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    if tls.cert_file:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    if not tls.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for log lines and error messages."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+class AmqpTransport(Transport):
+    def __init__(self, url: str, *, tls: TLSFiles | None = None, connection_name: str = "kzvoice",
+                 reconnect_interval: float = 1.0) -> None:
+        self._url = url
+        self._tls = tls or TLSFiles()
+        self._name = connection_name
+        self._reconnect_interval = reconnect_interval
+        self._conn: AbstractRobustConnection | None = None
+        self._main: AbstractRobustChannel | None = None
+        self._confirm: AbstractRobustChannel | None = None
+        self._exchanges: dict[tuple[int, str], aio_pika.abc.AbstractExchange] = {}
+        self._queues: dict[str, tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]] = {}
+        self._consumers: dict[str, str] = {}   # consumer tag -> queue name
+        self.reconnects = 0
+
+    @property
+    def url(self) -> str:
+        return redact(self._url)
+
+    @property
+    def is_connected(self) -> bool:
+        return self._conn is not None and not self._conn.is_closed and self._conn.connected.is_set()
+
+    async def connect(self) -> None:
+        kwargs: dict[str, Any] = {"client_properties": {"connection_name": self._name},
+                                  "reconnect_interval": self._reconnect_interval}
+        if self._url.startswith("amqps://"):
+            kwargs["ssl_context"] = ssl_context_for(self._tls)
+        try:
+            self._conn = await aio_pika.connect_robust(self._url, **kwargs)
+        except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            raise BrokerUnavailable(f"cannot reach the broker at {self.url}: {exc or type(exc).__name__}") from exc
+        self._conn.reconnect_callbacks.add(self._on_reconnect)
+        self._main = await self._conn.channel()
+        self._confirm = await self._conn.channel(publisher_confirms=True, on_return_raises=False)
+
+    def _on_reconnect(self, *_: Any) -> None:
+        self.reconnects += 1
+        log.warning("reconnected to the broker at %s; exchanges, queues and consumers restored", self.url)
+
+    async def close(self) -> None:
+        if self._conn is not None and not self._conn.is_closed:
+            await self._conn.close()
+        self._conn = None
+        self._queues.clear()
+        self._exchanges.clear()
+        self._consumers.clear()
+
+    def _channel(self) -> AbstractRobustChannel:
+        if self._main is None:
+            raise BusError("transport is not connected")
+        return self._main
+
+    async def _exchange(self, channel: AbstractRobustChannel, exchange: Exchange) -> aio_pika.abc.AbstractExchange:
+        key = (id(channel), exchange.name)
+        found = self._exchanges.get(key)
+        if found is None:
+            found = await channel.declare_exchange(
+                exchange.name, type=exchange.type, durable=exchange.durable,
+                auto_delete=exchange.auto_delete, internal=exchange.internal)
+            self._exchanges[key] = found
+        return found
+
+    async def declare_exchange(self, exchange: Exchange) -> None:
+        try:
+            await self._exchange(self._channel(), exchange)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise BusError(f"exchange {exchange.name!r} exists with other flags: {exc}") from exc
+
+    async def declare_queue(self, name: str, *, exclusive: bool = False, auto_delete: bool = True,
+                            durable: bool = False, arguments: Mapping[str, Any] | None = None) -> str:
+        if not name:
+            raise ValueError("queue names are chosen by us, never by the broker (see unique_queue_name)")
+        if name in self._queues:
+            return name
+        assert self._conn is not None
+        channel = await self._conn.channel()
+        try:
+            queue = await channel.declare_queue(name, durable=durable, exclusive=exclusive,
+                                                auto_delete=auto_delete, arguments=dict(arguments or {}))
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise BusError(f"queue {name!r} exists with other arguments: {exc}") from exc
+        self._queues[name] = (channel, queue)
+        return name
+
+    def _queue(self, name: str) -> tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]:
+        try:
+            return self._queues[name]
+        except KeyError:
+            raise BusError(f"queue {name!r} was not declared through this transport") from None
+
+    async def delete_queue(self, name: str) -> None:
+        entry = self._queues.pop(name, None)
+        if entry is None:
+            return
+        channel, queue = entry
+        try:
+            await queue.delete(if_unused=False, if_empty=False)
+        finally:
+            await channel.close()
+
+    async def bind(self, queue: str, exchange: Exchange, routing_key: str) -> None:
+        channel, q = self._queue(queue)
+        await self._exchange(channel, exchange)
+        await q.bind(exchange.name, routing_key=routing_key)
+
+    async def unbind(self, queue: str, exchange: Exchange, routing_key: str) -> None:
+        _, q = self._queue(queue)
+        await q.unbind(exchange.name, routing_key=routing_key)
+
+    async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 64,
+                      exclusive: bool = False) -> str:
+        channel, q = self._queue(queue)
+        await channel.set_qos(prefetch_count=prefetch)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await handler(Delivery(
+                body=message.body,
+                headers=message.headers or {},
+                content_type=message.content_type,
+                content_encoding=message.content_encoding,
+                exchange=message.exchange or "",
+                routing_key=message.routing_key or "",
+                redelivered=bool(message.redelivered),
+                _ack=message.ack,
+                _reject=lambda requeue: message.reject(requeue=requeue),
+            ))
+
+        tag = await q.consume(on_message, exclusive=exclusive)
+        self._consumers[tag] = queue
+        return tag
+
+    async def cancel(self, consumer_tag: str) -> None:
+        queue = self._consumers.pop(consumer_tag, None)
+        if queue is None or queue not in self._queues:
+            return
+        _, q = self._queues[queue]
+        await q.cancel(consumer_tag)
+
+    async def publish(self, exchange: Exchange, routing_key: str, body: bytes, *,
+                      headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
+                      content_encoding: str | None = None, mandatory: bool = False,
+                      timestamp_us: int | None = None) -> None:
+        channel = self._confirm if mandatory else self._main
+        if channel is None:
+            raise BusError("transport is not connected")
+        target = await self._exchange(channel, exchange)
+        message = aio_pika.Message(body, headers=dict(headers) if headers else None,
+                                   content_type=content_type, content_encoding=content_encoding)
+        try:
+            result = await target.publish(message, routing_key=routing_key, mandatory=mandatory)
+        except aiormq.exceptions.PublishError as exc:
+            raise Unroutable(exchange.name, routing_key) from exc
+        except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
+                ConnectionError) as exc:
+            raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
+        if mandatory and isinstance(result, aiormq.abc.DeliveredMessage):
+            raise Unroutable(exchange.name, routing_key)

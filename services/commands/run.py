@@ -1,0 +1,22 @@
+"""``kzvoice run``: run services in this process until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+
+from services.runtime import SERVICE_FACTORIES, run_services
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run the services in one process",
+        description="Run kzvoice services in this process until SIGTERM or SIGINT, then drain and exit 0. "
+                    "Broker, store and ports come from KZ_* environment variables.")
+    parser.add_argument("--only", metavar="NAMES",
+                        help=f"comma-separated subset of: {', '.join(SERVICE_FACTORIES)} (default: all installed)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
+    return run_services(names)

@@ -1,0 +1,46 @@
+"""Settings are parsed from the environment in one place, with clear errors."""
+
+import pytest
+
+from services.settings import ENVIRONMENT, Settings, SettingsError
+
+
+def test_defaults_match_the_spec_table():
+    s = Settings.from_env({})
+    assert s.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert s.store_url == "sqlite:///./kzvoice.sqlite3"
+    assert s.http_port == 8080
+    assert s.node.startswith("kzvoice@")
+    assert s.zone == "local"
+    assert (s.log_level, s.log_format) == ("info", "text")
+
+
+def test_values_are_read():
+    s = Settings.from_env({"KZ_AMQP_URL": "memory://", "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "9000",
+                           "KZ_NODE": "vm@pod-a", "KZ_ZONE": "eu", "KZ_LOG_LEVEL": "DEBUG",
+                           "KZ_LOG_FORMAT": "json"})
+    assert (s.amqp_url, s.store_url, s.http_port, s.node, s.zone, s.log_level, s.log_format) == \
+        ("memory://", "memory://", 9000, "vm@pod-a", "eu", "debug", "json")
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"KZ_HTTP_PORT": "http"}, "KZ_HTTP_PORT"),
+    ({"KZ_HTTP_PORT": "70000"}, "KZ_HTTP_PORT"),
+    ({"KZ_LOG_LEVEL": "loud"}, "KZ_LOG_LEVEL"),
+    ({"KZ_LOG_FORMAT": "xml"}, "KZ_LOG_FORMAT"),
+    ({"KZ_AMQP_URL": "nats://x"}, "KZ_AMQP_URL"),
+    ({"KZ_STORE_URL": "postgres://x"}, "KZ_STORE_URL"),
+    ({"KZ_AMQP_CA_FILE": "/nonexistent/ca.pem"}, "KZ_AMQP_CA_FILE"),
+])
+def test_bad_values_name_the_variable(env, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
+
+
+def test_every_variable_read_is_documented():
+    import inspect
+    import re
+    import services.settings as mod
+    read = set(re.findall(r'"(KZ_[A-Z_]+)"', inspect.getsource(mod.Settings.from_env)))
+    documented = {name for name, _, _ in ENVIRONMENT}
+    assert read == documented
