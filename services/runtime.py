@@ -151,16 +151,18 @@ class HealthServer:
 
 class Runtime:
     def __init__(self, settings: Settings, names: list[str] | None = None, *,
-                 context: ServiceContext | None = None) -> None:
+                 context: ServiceContext | None = None,
+                 factories: dict[str, Callable[[ServiceContext], Service]] | None = None) -> None:
         self.settings = settings
         self.context = context or ServiceContext(settings)
-        factories = available_services()
+        known = list(factories) if factories is not None else list(SERVICE_FACTORIES)
+        factories = available_services() if factories is None else factories
         if not factories:
-            raise NoServices("no services are installed: none of " + ", ".join(SERVICE_FACTORIES) + " exists yet")
+            raise NoServices("no services are installed: none of " + ", ".join(known) + " exists yet")
         wanted = names or list(factories)
-        unknown = [n for n in wanted if n not in SERVICE_FACTORIES]
+        unknown = [n for n in wanted if n not in known]
         if unknown:
-            raise NoServices(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(SERVICE_FACTORIES)}")
+            raise NoServices(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(known)}")
         missing = [n for n in wanted if n not in factories]
         if missing:
             raise NoServices(f"service(s) not available in this installation: {', '.join(missing)}")
@@ -219,7 +221,8 @@ class Runtime:
         return 0
 
 
-def run_services(names: list[str] | None, settings: Settings | None = None) -> int:
+def run_services(names: list[str] | None, settings: Settings | None = None, *,
+                 factories: dict[str, Callable[[ServiceContext], Service]] | None = None) -> int:
     """Entry point of ``kzvoice run`` and ``python -m <service>``."""
     from services.logging import configure
     from services.settings import SettingsError
@@ -230,7 +233,7 @@ def run_services(names: list[str] | None, settings: Settings | None = None) -> i
         return 2
     configure(settings.log_level, settings.log_format)
     try:
-        runtime = Runtime(settings, names)
+        runtime = Runtime(settings, names, factories=factories)
     except NoServices as exc:
         log.error("%s", exc)
         print(f"kzvoice: {exc}")

@@ -111,7 +111,9 @@ class Consumer:
         try:
             body = codec.decode(delivery.body, content_type=delivery.content_type,
                                 content_encoding=delivery.content_encoding)
-            message = self._validator.parse(body, headers=delivery.headers, routing_key=delivery.routing_key)
+            spec = self._validator.identify(body)
+            self._validator.validate(spec, body)
+            message = Message(spec, body, headers=delivery.headers, routing_key=delivery.routing_key)
         except InvalidMessage as exc:
             self._reject_count(exc.reason)
             log.warning("dropped message on %s (key %s): %s: %s", self.queue, delivery.routing_key,

@@ -28,6 +28,9 @@ class BrokerAdmin:
     def list_queues(self, vhost: str) -> list[dict]:
         raise NotImplementedError
 
+    def list_exchanges(self, vhost: str) -> list[dict]:
+        raise NotImplementedError
+
 
 class HttpAdmin(BrokerAdmin):
     kind = "the management API"
@@ -58,6 +61,9 @@ class HttpAdmin(BrokerAdmin):
             if exc.code != 404:
                 raise
 
+    def list_exchanges(self, vhost: str) -> list[dict]:
+        return self._call("GET", f"/api/exchanges/{urllib.parse.quote(vhost, safe='')}") or []
+
     def list_queues(self, vhost: str) -> list[dict]:
         return self._call("GET", f"/api/queues/{urllib.parse.quote(vhost, safe='')}") or []
 
@@ -80,6 +86,11 @@ class CtlAdmin(BrokerAdmin):
 
     def delete_vhost(self, vhost: str) -> None:
         self._ctl("delete_vhost", vhost, check=False)
+
+    def list_exchanges(self, vhost: str) -> list[dict]:
+        out = self._ctl("list_exchanges", "-p", vhost, "--formatter", "json", "name", "type", "durable",
+                        "auto_delete", "internal", "arguments")
+        return json.loads(out or "[]")
 
     def list_queues(self, vhost: str) -> list[dict]:
         out = self._ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "arguments", "auto_delete",
