@@ -44,3 +44,10 @@ def test_every_variable_read_is_documented():
     read = set(re.findall(r'"(KZ_[A-Z_]+)"', inspect.getsource(mod.Settings.from_env)))
     documented = {name for name, _, _ in ENVIRONMENT}
     assert read == documented
+
+
+def test_readme_documents_every_variable():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    missing = [name for name, _, _ in ENVIRONMENT if f"`{name}`" not in readme]
+    assert missing == []
