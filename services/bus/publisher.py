@@ -21,6 +21,9 @@ from services.messages.spec import MessageSpec
 log = logging.getLogger(__name__)
 
 _KEEP_EMPTY = frozenset(("Server-ID", "Msg-ID"))
+# Top-level fields carried verbatim: a sysconf ``Value`` is data, where ``""`` and
+# JSON null are meaningful (config.md 2.4: a stored "" is answered; 4.4: null deletes).
+_VERBATIM = frozenset(("Value",))
 
 
 def new_msg_id() -> str:
@@ -29,10 +32,13 @@ def new_msg_id() -> str:
 
 
 def strip_empty(value: Any, *, top: bool = True) -> Any:
-    """Drop keys whose value is ``None`` or ``""`` (recursively); ``[]``, ``{}``, 0 and false stay."""
+    """Drop keys whose value is ``None`` or ``""`` (recursively); ``[]``, ``{}``, 0 and false stay.
+
+    A top-level ``Value`` is left exactly as given (see ``_VERBATIM``)."""
     if isinstance(value, dict):
-        return {k: strip_empty(v, top=False) for k, v in value.items()
-                if (v is not None and v != "") or (top and k in _KEEP_EMPTY and v is not None)}
+        return {k: (v if top and k in _VERBATIM else strip_empty(v, top=False)) for k, v in value.items()
+                if (v is not None and v != "") or (top and k in _KEEP_EMPTY and v is not None)
+                or (top and k in _VERBATIM)}
     if isinstance(value, list):
         return [strip_empty(v, top=False) for v in value]
     return value
