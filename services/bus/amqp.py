@@ -60,7 +60,7 @@ class AmqpTransport(Transport):
         self._conn: AbstractRobustConnection | None = None
         self._main: AbstractRobustChannel | None = None
         self._confirm: AbstractRobustChannel | None = None
-        self._exchanges: dict[tuple[int, str], aio_pika.abc.AbstractExchange] = {}
+        self._exchanges: dict[tuple[int, Exchange], aio_pika.abc.AbstractExchange] = {}
         self._queues: dict[str, tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]] = {}
         self._consumers: dict[str, str] = {}   # consumer tag -> queue name
         self.reconnects = 0
@@ -104,7 +104,7 @@ class AmqpTransport(Transport):
         return self._main
 
     async def _exchange(self, channel: AbstractRobustChannel, exchange: Exchange) -> aio_pika.abc.AbstractExchange:
-        key = (id(channel), exchange.name)
+        key = (id(channel), exchange)
         found = self._exchanges.get(key)
         if found is None:
             found = await channel.declare_exchange(
@@ -114,10 +114,23 @@ class AmqpTransport(Transport):
         return found
 
     async def declare_exchange(self, exchange: Exchange) -> None:
+        main = self._channel()
+        if (id(main), exchange) in self._exchanges:
+            return
+        # Check the flags on a throwaway channel first: a PRECONDITION_FAILED
+        # closes the channel it happens on, and the main one must survive.
+        assert self._conn is not None
+        probe = await self._conn.channel()
         try:
-            await self._exchange(self._channel(), exchange)
+            await probe.declare_exchange(exchange.name, type=exchange.type, durable=exchange.durable,
+                                         auto_delete=exchange.auto_delete, internal=exchange.internal)
         except aiormq.exceptions.ChannelPreconditionFailed as exc:
             raise BusError(f"exchange {exchange.name!r} exists with other flags: {exc}") from exc
+        finally:
+            if not probe.is_closed:
+                await probe.close()
+        # declared on the robust main channel too, so a reconnect re-declares it
+        await self._exchange(main, exchange)
 
     async def declare_queue(self, name: str, *, exclusive: bool = False, auto_delete: bool = True,
                             durable: bool = False, arguments: Mapping[str, Any] | None = None) -> str:

@@ -38,6 +38,10 @@ EXCHANGES: Mapping[str, Exchange] = {
 }
 
 # KAZOO's queue arguments (bus.md 1.3): bounded backlog, one-minute TTL.
+# aio-pika encodes these integers in the smallest AMQP type (byte, unsigned
+# short) where KAZOO sends short and signed int; RabbitMQ 3.10 treats integer
+# argument types as equivalent (re-declaring KAZOO's queue with ours succeeds,
+# checked on this project's test broker), so the values are what matter.
 KAZOO_QUEUE_ARGS: Mapping[str, int] = {"x-max-length": 100, "x-message-ttl": 60000}
 
 _KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-~_")

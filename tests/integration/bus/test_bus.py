@@ -230,7 +230,9 @@ async def test_request_times_out_when_nobody_answers(make_bus):
 
 async def test_a_returned_mandatory_message_raises_unroutable(make_bus):
     bus = await make_bus("callflow")
-    body = {"Call-ID": "c-1", "Call": {"Call-ID": "c-1", "Account-ID": ACCOUNT}, "Data": {"action": "check"}}
+    body = {"Call-ID": "c-1", "Call": {"Call-ID": "c-1", "Account-ID": ACCOUNT, "Control-Queue": "gw-ctl-1",
+                     "Key-Value-Store": {"remote-action": "voicemail"}},
+            "Data": {"action": "check"}}
     with pytest.raises(Unroutable):
         await bus.publish(ACTION_EXECUTE, body, server_id="callflow_route_x")
 
@@ -251,8 +253,8 @@ async def test_queues_get_kazoo_bound_and_ttl_arguments(make_bus, broker_or_none
     consumer = await bus.consumer("kz-args-check")
     row = [q for q in broker_or_none.admin.list_queues(broker_or_none.vhost) if q["name"] == "kz-args-check"][0]
     arguments = row["arguments"]
-    if isinstance(arguments, list):   # rabbitmqctl's JSON lists [name, value] pairs
-        arguments = {k: v for k, v in arguments}
+    if isinstance(arguments, list):   # rabbitmqctl's JSON lists [name, AMQP type, value]
+        arguments = {row[0]: row[-1] for row in arguments}
     assert arguments == {"x-max-length": 100, "x-message-ttl": 60000}
 
 
