@@ -83,9 +83,8 @@ async def _collect(bus: Bus, exchange, binding: str, spec_, queue: str | None = 
     return consumer, received
 
 
+@pytest.mark.parametrize("make_bus", ["rabbitmq"], indirect=True)
 async def test_kazoo_exchanges_are_declared_with_kazoo_flags(make_bus, broker):
-    if make_bus.kind != "rabbitmq":
-        pytest.skip("checks the real broker's declarations; the memory bus is checked in test_memory_bus.py")
     await make_bus()
     declared = {e["name"]: e for e in broker.admin.list_exchanges(broker.vhost)}
     for exchange in x.EXCHANGES.values():
@@ -246,9 +245,8 @@ async def test_closing_a_reply_queue_fails_pending_waiters(make_bus):
         await waiter
 
 
+@pytest.mark.parametrize("make_bus", ["rabbitmq"], indirect=True)
 async def test_queues_get_kazoo_bound_and_ttl_arguments(make_bus, broker_or_none):
-    if make_bus.kind != "rabbitmq":
-        pytest.skip("reads queue arguments from the real broker")
     bus = await make_bus()
     consumer = await bus.consumer("kz-args-check")
     row = [q for q in broker_or_none.admin.list_queues(broker_or_none.vhost) if q["name"] == "kz-args-check"][0]
