@@ -1,0 +1,187 @@
+"""``memory://``: the store in plain dicts, for tests and ``kzvoice demo``.
+
+Every method runs without awaiting in between its reads and writes, so each is
+atomic on the event loop.  Documents are copied through JSON on the way in and
+out, so callers never share objects with the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import local, views
+from .interface import (
+    ALL_KEYS,
+    AttachmentData,
+    BadRequest,
+    BulkResult,
+    Conflict,
+    DatabaseNotFound,
+    NotFound,
+    Store,
+    ViewRow,
+    collect_bytes,
+)
+
+
+@dataclass
+class _Entry:
+    rev: str
+    deleted: bool
+    body: str | None  # JSON
+    attachments: dict[str, local.AttachmentMeta]
+    data: dict[str, bytes]
+    rows: list[tuple[str, str, Any]]
+
+    def current(self) -> local.Current:
+        body = None if self.body is None else json.loads(self.body)
+        return local.Current(self.rev, self.deleted, body, self.attachments)
+
+
+@dataclass
+class _Database:
+    docs: dict[str, _Entry] = field(default_factory=dict)
+    # (view name, key JSON) -> doc id -> values emitted under that key
+    index: dict[tuple[str, str], dict[str, list[Any]]] = field(default_factory=dict)
+
+    def store(self, write: local.Write) -> None:
+        old = self.docs.get(write.doc_id)
+        if old is not None:
+            for view_name, key, _ in old.rows:
+                self.index.get((view_name, key), {}).pop(write.doc_id, None)
+        data = {} if old is None or write.deleted else old.data
+        data = {name: write.new_data.get(name, data.get(name, b"")) for name in write.attachments}
+        body = None if write.body is None else local.dumps(write.body)
+        self.docs[write.doc_id] = _Entry(write.rev, write.deleted, body, write.attachments, data, write.rows)
+        for view_name, key, value in write.rows:
+            self.index.setdefault((view_name, key), {}).setdefault(write.doc_id, []).append(value)
+
+    def live(self, doc_id: str) -> _Entry:
+        entry = self.docs.get(doc_id)
+        if entry is None or entry.deleted:
+            raise NotFound(f"{doc_id}: no such document")
+        return entry
+
+    def render(self, doc_id: str, entry: _Entry) -> dict:
+        return local.render(doc_id, entry.rev, json.loads(entry.body), entry.attachments)
+
+
+class MemoryStore(Store):
+    def __init__(self) -> None:
+        self._dbs: dict[str, _Database] = {}
+
+    async def close(self) -> None:
+        pass
+
+    def _database(self, db: str) -> _Database:
+        try:
+            return self._dbs[db]
+        except KeyError:
+            raise DatabaseNotFound(f"{db}: no such database") from None
+
+    def _current(self, database: _Database, doc_id: str) -> local.Current | None:
+        entry = database.docs.get(doc_id)
+        return None if entry is None else entry.current()
+
+    async def _create_db(self, db: str) -> bool:
+        if db in self._dbs:
+            return False
+        self._dbs[db] = _Database()
+        return True
+
+    async def _delete_db(self, db: str) -> bool:
+        return self._dbs.pop(db, None) is not None
+
+    async def _db_exists(self, db: str) -> bool:
+        return db in self._dbs
+
+    async def _list_dbs(self) -> list[str]:
+        return list(self._dbs)
+
+    async def _get(self, db: str, doc_id: str) -> dict:
+        database = self._database(db)
+        return database.render(doc_id, database.live(doc_id))
+
+    async def _put(self, db: str, doc: dict) -> str:
+        database = self._database(db)
+        write = local.plan_put(doc, self._current(database, doc["_id"]))
+        database.store(write)
+        return write.rev
+
+    async def _delete(self, db: str, doc_id: str, rev: str) -> str:
+        database = self._database(db)
+        write = local.plan_delete(doc_id, rev, self._current(database, doc_id))
+        database.store(write)
+        return write.rev
+
+    async def _bulk_put(self, db: str, docs: list[dict]) -> list[BulkResult]:
+        database = self._database(db)
+        results = []
+        for doc in docs:
+            try:
+                write = local.plan_put(doc, self._current(database, doc["_id"]))
+            except Conflict as exc:
+                results.append(BulkResult(doc["_id"], False, error="conflict", reason=str(exc)))
+                continue
+            except BadRequest as exc:
+                results.append(BulkResult(doc["_id"], False, error="bad_request", reason=str(exc)))
+                continue
+            database.store(write)
+            results.append(BulkResult(doc["_id"], True, rev=write.rev))
+        return results
+
+    async def _bulk_get(self, db: str, ids: list[str]) -> list[dict | None]:
+        database = self._database(db)
+        found: list[dict | None] = []
+        for doc_id in ids:
+            entry = database.docs.get(doc_id)
+            found.append(None if entry is None or entry.deleted else database.render(doc_id, entry))
+        return found
+
+    async def _all_docs(self, db: str, *, include_docs: bool) -> list[dict]:
+        database = self._database(db)
+        rows = []
+        for doc_id, entry in database.docs.items():
+            if entry.deleted:
+                continue
+            row = {"id": doc_id, "rev": entry.rev}
+            if include_docs:
+                row["doc"] = database.render(doc_id, entry)
+            rows.append(row)
+        return rows
+
+    async def _put_attachment(self, db: str, doc_id: str, name: str, data: AttachmentData, *,
+                              content_type: str, rev: str | None) -> str:
+        content = await collect_bytes(data)
+        # Read the current state only after the upload is complete: nothing may
+        # change between the check of ``rev`` and the write.
+        database = self._database(db)
+        write = local.plan_attachment(doc_id, name, content, content_type, rev, self._current(database, doc_id))
+        database.store(write)
+        return write.rev
+
+    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+        entry = self._database(db).live(doc_id)
+        if name not in entry.attachments:
+            raise NotFound(f"{doc_id}: no attachment {name!r}")
+        data = entry.data[name]  # bytes never change in place: a snapshot
+        for offset in range(0, len(data), chunk_size):
+            yield data[offset:offset + chunk_size]
+
+    async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
+                    include_docs: bool = False) -> list[ViewRow]:
+        database = self._database(db)
+        if key is ALL_KEYS:
+            buckets = [(json.loads(k), ids) for (name, k), ids in database.index.items() if name == view.name]
+        else:
+            wanted = views.key_json(key)
+            buckets = [(key, database.index.get((view.name, wanted), {}))]
+        rows = []
+        for row_key, ids in buckets:
+            for doc_id, values in ids.items():
+                doc = database.render(doc_id, database.docs[doc_id]) if include_docs else None
+                rows.extend(ViewRow(row_key, doc_id, value, doc) for value in values)
+        return rows
