@@ -86,6 +86,11 @@ class SysconfListener:
         reply = {"Msg-ID": message.msg_id, "Category": category, "Key": message["Key"], "Value": wire_value(value)}
         if account_field:
             reply["Account-ID"] = account_id or account_field
+            # (ours) tell the requester the account is unknown; the Value is still the one above
+            if account_id is None:
+                reply["Error-Message"] = f"Account-ID {account_field!r} names no account"
+            elif not await self._reads.account_exists(account_id):
+                reply["Error-Message"] = f"account {account_id} does not exist"
         await self._bus.publish(GET_RESP, reply, to=message.server_id)
 
     # -- set_req ---------------------------------------------------------------------------

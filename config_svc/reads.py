@@ -161,6 +161,13 @@ class Reads:
 
     # -- account tree and reseller facts (config.md 1.4) ----------------------------------
 
+    async def account_exists(self, account_id: str) -> bool:
+        """Whether the account's database exists (False as well when the store cannot tell)."""
+        try:
+            return await self._store.db_exists(d.account_db(account_id))
+        except StoreError:
+            return False
+
     async def _account(self, account_id: str) -> dict | None:
         doc = await d.load(self._store, d.account_db(account_id), account_id)
         if doc is None:

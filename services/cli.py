@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES = (
     "services.commands.run",        # kzvoice run
     "services.store.commands",      # kzvoice import, kzvoice db init
+    "services.config.commands",     # kzvoice config get|set|set-default|set-node|flush
 )
 
 
