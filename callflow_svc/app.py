@@ -1,0 +1,88 @@
+"""Wiring of callflow_svc: ``build(context)`` returns the service the runtime starts.
+
+Dependencies, in the order they are made: a bus connection of its own, the
+store, the config client, the routing cache and lookup, the instance queue
+``callflow_route_<32 hex>``, the calls registry with the executor's
+dependencies, the route_req and route_win handlers, and the listener.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from callflow_svc.actions import DEFAULT_REMOTE_MODULES, LOCAL_ACTIONS, REMOTE_ACTION
+from callflow_svc.cache import RoutingCache
+from callflow_svc.calls import Calls
+from callflow_svc.config import CallflowConfig
+from callflow_svc.executor import ExecutorDeps
+from callflow_svc.listener import CallflowListener
+from callflow_svc.lookup import Lookup
+from callflow_svc.route_req import APP_NAME, RouteReq
+from callflow_svc.route_win import RouteWin
+from services.bus import ReplyQueue
+
+log = logging.getLogger(__name__)
+
+
+def route_queue_name() -> str:
+    """KAZOO's name for a callflow listener queue: ``callflow_route_<32 hex>``."""
+    return f"callflow_route_{os.urandom(16).hex()}"
+
+
+class CallflowService:
+    name = "callflow"
+
+    def __init__(self, context, *, config_client=None, remote_modules=DEFAULT_REMOTE_MODULES) -> None:
+        self._context = context
+        self._config_client = config_client
+        self._owns_config = config_client is None
+        self.remote_modules = frozenset(remote_modules)
+        self.bus = None
+        self.cache = RoutingCache()
+        self.listener: CallflowListener | None = None
+        self.calls: Calls | None = None
+
+    async def start(self) -> None:
+        context = self._context
+        self.bus = bus = await context.bus(APP_NAME)
+        store = await context.store()
+        if self._config_client is None:
+            from services.config.client import ConfigClient
+            self._config_client = await ConfigClient(bus).start()
+        config = CallflowConfig(self._config_client)
+        lookup = Lookup(store, self.cache)
+        queue = ReplyQueue(bus.transport, bus.validator, bus.publisher, prefix="callflow_route",
+                           name=route_queue_name(), metrics=bus.metrics, exclusive=False)
+        deps = ExecutorDeps(bus=bus, lookup=lookup, config=config, local_actions=LOCAL_ACTIONS,
+                            remote_action=REMOTE_ACTION, remote_modules=self.remote_modules, server_id=queue.name)
+        route_win = RouteWin(calls=None, lookup=lookup, config=config, server_id=queue.name)
+        self.calls = Calls(queue.consumer, deps, prepare=route_win.prepare)
+        route_win._calls = self.calls
+        route_req = RouteReq(bus=bus, lookup=lookup, config=config, calls=self.calls, store=store,
+                             server_id=queue.name, metrics=context.metrics)
+        self.listener = CallflowListener(bus, queue, route_req=route_req.handle, route_win=route_win.handle,
+                                         calls=self.calls, cache=self.cache)
+        await self.listener.start()
+
+    @property
+    def server_id(self) -> str:
+        return self.listener.queue.name if self.listener else ""
+
+    async def stop(self, drain_timeout: float) -> bool:
+        if self.listener is None:
+            return True
+        drained = await self.listener.stop_consuming(drain_timeout)
+        drained = await self.calls.drain(drain_timeout) and drained
+        await self.listener.close()
+        if self._owns_config and self._config_client is not None:
+            await self._config_client.close()
+        return drained
+
+    @property
+    def ready(self) -> bool:
+        return self.listener is not None and self.listener.running
+
+
+def build(context, **options) -> CallflowService:
+    return CallflowService(context, **options)

@@ -1,0 +1,162 @@
+"""The calls this instance holds: answered route_reqs waiting for their win, and running flows.
+
+* ``watch``/``unwatch`` bind and unbind ``callevt`` ``call.*.<encoded Call-ID>``
+  on the instance's queue (bound before the route_resp goes out, callflow.md 3.2);
+* ``expect_win`` keeps a routed call until its route_win, its destroy, or the
+  ``route_win_timeout``; ``take_win`` hands it over once;
+* ``start`` runs a call's flow as a task owned here: its failure is logged,
+  its end unbinds the call's events, ``drain`` waits for all at shutdown;
+* ``deliver`` routes one event or action reply to the call it belongs to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Mapping
+
+from callflow_svc.call import Call
+from callflow_svc.executor import Executor, ExecutorDeps
+from callflow_svc.lookup import Found
+from services.bus import BusError
+from services.bus.exchanges import CALLEVT, call_events_binding
+from services.logging import bind_call
+from services.messages.spec import Message
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PendingWin:
+    call: Call
+    found: Found
+    flow: Mapping[str, Any]
+    fetch_id: str                       # the route_req's Msg-ID
+    timer: asyncio.TimerHandle | None = None
+
+
+def event_fetch_id(message: Message) -> str | None:
+    """The fetch id of an event: top-level ``Fetch-ID``, else the CCV (KAZOO kz_call_event:fetch_id/1)."""
+    top = message.get("Fetch-ID")
+    if isinstance(top, str) and top:
+        return top
+    ccvs = message.get("Custom-Channel-Vars")
+    value = ccvs.get("Fetch-ID") if isinstance(ccvs, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+class Calls:
+    def __init__(self, consumer, deps: ExecutorDeps, *,
+                 prepare: Callable[[Call], Awaitable[None]] | None = None) -> None:
+        self._consumer = consumer          # the instance queue's consumer (bind/unbind)
+        self.deps = deps
+        self._prepare = prepare
+        self.pending: dict[str, PendingWin] = {}
+        self.running: dict[str, Executor] = {}
+        self._watched: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- event bindings ---------------------------------------------------------------------
+
+    async def watch(self, call_id: str) -> None:
+        if call_id in self._watched:
+            return
+        self._watched.add(call_id)
+        await self._consumer.bind(CALLEVT, call_events_binding(call_id))
+
+    async def unwatch(self, call_id: str) -> None:
+        if call_id not in self._watched or call_id in self.pending or call_id in self.running:
+            return
+        self._watched.discard(call_id)
+        try:
+            await self._consumer.unbind(CALLEVT, call_events_binding(call_id))
+        except (BusError, Exception) as exc:  # the connection may be gone; the queue dies with it
+            log.debug("unbinding events of %s: %s", call_id, exc)
+
+    def _spawn(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    # -- waiting for the win -------------------------------------------------------------------
+
+    def expect_win(self, pending: PendingWin, timeout_s: float) -> None:
+        call_id = pending.call.call_id
+        old = self.pending.pop(call_id, None)
+        if old is not None and old.timer is not None:
+            old.timer.cancel()
+        pending.timer = asyncio.get_running_loop().call_later(timeout_s, self._win_timed_out, call_id, pending)
+        self.pending[call_id] = pending
+
+    def _win_timed_out(self, call_id: str, pending: PendingWin) -> None:
+        if self.pending.get(call_id) is pending:
+            del self.pending[call_id]
+            log.info("no route_win for %s in time; forgetting the call", call_id)
+            self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+
+    def take_win(self, call_id: str) -> PendingWin | None:
+        pending = self.pending.pop(call_id, None)
+        if pending is not None and pending.timer is not None:
+            pending.timer.cancel()
+        return pending
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self, call: Call, flow: Mapping[str, Any]) -> Executor:
+        executor = Executor(call, flow, self.deps)
+        self.running[call.call_id] = executor
+        self._spawn(self._run(executor), f"call-{call.call_id}")
+        return executor
+
+    async def _run(self, executor: Executor) -> None:
+        call_id = executor.call.call_id
+        with bind_call(call_id, None):
+            try:
+                if self._prepare is not None:
+                    await self._prepare(executor.call)
+                await executor.run()
+            finally:
+                self.running.pop(call_id, None)
+                await self.unwatch(call_id)
+                log.info("call %s: flow ended (%d command(s) sent)", call_id, executor.commands_sent)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def deliver(self, message: Message) -> None:
+        call_id = message.call_id
+        if not call_id:
+            return
+        executor = self.running.get(call_id)
+        if executor is not None:
+            executor.deliver(message)
+            return
+        pending = self.pending.get(call_id)
+        if pending is not None and message.spec.name in ("CHANNEL_DESTROY", "CHANNEL_DISCONNECTED"):
+            if event_fetch_id(message) == pending.fetch_id:
+                log.info("call %s destroyed before its route_win; nothing will run", call_id)
+                self.take_win(call_id)
+                self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> bool:
+        for pending in list(self.pending.values()):
+            if pending.timer is not None:
+                pending.timer.cancel()
+        self.pending.clear()
+        tasks = set(self._tasks)
+        if not tasks:
+            return True
+        done, still = await asyncio.wait(tasks, timeout=timeout)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+        return not still

@@ -1,0 +1,104 @@
+"""callflow_svc's queues, their bindings, and the table from message to handler (bus.md 1.3).
+
+* the instance queue ``callflow_route_<32 hex>`` (KAZOO's name, flags and
+  arguments: non-durable, non-exclusive, auto-delete, x-max-length 100,
+  x-message-ttl 60 s): ``callmgr`` ``route.req.audio.*`` and
+  ``route.req.video.*``, ``targeted`` under its own name (route_win, action
+  replies), and ``callevt`` ``call.*.<Call-ID>`` per call while it is ours;
+* an exclusive, auto-delete queue on ``configuration`` for the cache:
+  callflow documents, and the account, device and user documents routing reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Awaitable, Callable
+
+from services.bus import unique_queue_name
+from services.bus.exchanges import CALLMGR, CONFIGURATION, doc_binding
+from services.messages import catalogue
+from services.messages.spec import Message
+from services.store import layout
+
+log = logging.getLogger(__name__)
+
+ROUTE_BINDINGS = ("route.req.audio.*", "route.req.video.*")
+CACHE_DOC_TYPES = ("callflow", "account", "device", "user")
+CALL_MESSAGES = tuple(catalogue.CALL_EVENTS.values()) + (
+    catalogue.USURP_CONTROL, catalogue.DIALPLAN_ERROR, catalogue.ACTION_ACCEPTED, catalogue.ACTION_RESULT)
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+class CallflowListener:
+    def __init__(self, bus, queue, *, route_req: Handler, route_win: Handler, calls, cache) -> None:
+        self._bus = bus
+        self.queue = queue                  # a ReplyQueue named callflow_route_<hex>, not yet started
+        self._calls = calls
+        self._cache = cache
+        self._cache_queue = None
+        self._reconnects = self._reconnect_count()
+        self.handlers: dict[tuple[str, str], Handler] = {
+            (catalogue.ROUTE_REQ.category, catalogue.ROUTE_REQ.name): route_req,
+            (catalogue.ROUTE_WIN.category, catalogue.ROUTE_WIN.name): route_win,
+        }
+        for spec in CALL_MESSAGES:
+            self.handlers[(spec.category, spec.name)] = self._call_message
+        self._specs = {(s.category, s.name): s for s in (catalogue.ROUTE_REQ, catalogue.ROUTE_WIN) + CALL_MESSAGES}
+
+    async def start(self) -> None:
+        self._cache_queue = await self._bus.consumer(unique_queue_name("callflow-cache"), exclusive=True,
+                                                     auto_delete=True)
+        for doc_type in CACHE_DOC_TYPES:
+            await self._cache_queue.bind(CONFIGURATION, doc_binding(doc_type=doc_type))
+        for name in ("doc_created", "doc_edited", "doc_deleted"):
+            self._cache_queue.on(catalogue.DOC_CHANGES[name], self.on_doc_change)
+        await self._cache_queue.start(exclusive=True)
+
+        for key, handler in self.handlers.items():
+            self.queue.on(self._specs[key], self._guard(handler))
+        await self.queue.start()
+        for binding in ROUTE_BINDINGS:
+            await self.queue.consumer.bind(CALLMGR, binding)
+        log.info("callflow consuming %s (%s)", self.queue.name, ", ".join(ROUTE_BINDINGS))
+
+    @property
+    def running(self) -> bool:
+        return (self._cache_queue is not None and self._cache_queue.running and self.queue.consumer.running)
+
+    async def stop_consuming(self, drain_timeout: float) -> bool:
+        drained = await self.queue.consumer.stop(drain_timeout)
+        if self._cache_queue is not None:
+            drained = await self._cache_queue.stop(drain_timeout) and drained
+        return drained
+
+    async def close(self) -> None:
+        await self.queue.close()
+
+    # -- dispatch -------------------------------------------------------------------------------
+
+    def _reconnect_count(self) -> int:
+        return getattr(self._bus.transport, "reconnects", 0)
+
+    def _guard(self, handler: Handler) -> Handler:
+        async def handle(message: Message) -> None:
+            count = self._reconnect_count()
+            if count != self._reconnects:
+                self._reconnects = count
+                log.warning("broker connection re-established; dropping the routing cache")
+                self._cache.flush_all()
+            await handler(message)
+        return handle
+
+    async def _call_message(self, message: Message) -> None:
+        self._calls.deliver(message)
+
+    async def on_doc_change(self, message: Message) -> None:
+        parts = layout.parse_account_db(message["Database"])
+        if parts is None or parts[1] is not None:
+            return
+        account_id = parts[0]
+        is_callflow = message.get("Type") == "callflow"
+        self._cache.flush_account(account_id, doc_id=message["ID"], routing=is_callflow)
+        log.info("%s %s in account %s: %s", message.spec.name, message["ID"], account_id,
+                 "numbers and patterns flushed" if is_callflow else "document flushed")
