@@ -31,7 +31,7 @@ from couchdb3.aio import AsyncServer
 from couchdb3.utils import check_response
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
 
-from . import layout, views
+from . import views
 from .interface import (
     ALL_KEYS,
     AttachmentData,
@@ -44,6 +44,7 @@ from .interface import (
     StoreError,
     Unavailable,
     ViewRow,
+    db_name,
 )
 
 _DB_MISSING_REASONS = ("Database does not exist.", "no_db_file")
@@ -291,8 +292,7 @@ class CouchStore(Store):
         )
         return response.json()["rev"]
 
-    async def get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
-        db = layout.normalize_db_name(db)
+    async def _get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
         response = await self._send("GET", _doc_path(db, doc_id, name), what=f"{db}/{doc_id}/{name}")
         return response.content
 
@@ -337,15 +337,12 @@ class CouchStore(Store):
 
             await asyncio.gather(*(one(name) for name in names))
         else:
-            await self._install_views(layout.normalize_db_name(db))
+            await self._install_views(db_name(db))
 
     async def _install_views(self, db: str) -> None:
         wanted = views.design_doc()
         for _ in range(3):
-            try:
-                current = await self._get_design(db)
-            except DatabaseNotFound:
-                raise
+            current = await self._get_design(db)
             if current is not None and current.get("kzvoice_views_version") == views.VERSION:
                 self._views_current.add(db)
                 return

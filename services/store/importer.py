@@ -109,14 +109,15 @@ async def _import_db(store: Store, db: str, docs_dir: Path, db_report: DbReport,
 
     await store.create_db(db)
     files = sorted(docs_dir.glob("*.json")) if docs_dir.is_dir() else []
-    loaded: list[tuple[Path, dict]] = []
-    for path in files:
-        try:
-            loaded.append((path, _load(path)))
-        except _FileError as exc:
-            fail(path, str(exc))
-    for start in range(0, len(loaded), BATCH):
-        batch = loaded[start:start + BATCH]
+    for start in range(0, len(files), BATCH):  # a batch of files in memory at a time
+        batch: list[tuple[Path, dict]] = []
+        for path in files[start:start + BATCH]:
+            try:
+                batch.append((path, _load(path)))
+            except _FileError as exc:
+                fail(path, str(exc))
+        if not batch:
+            continue
         stored = await store.bulk_get(db, [doc["_id"] for _, doc in batch])
         writes: list[tuple[Path, dict, int]] = []
         for (path, doc), current in zip(batch, stored):

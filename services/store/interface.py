@@ -108,7 +108,8 @@ def _check_doc_id(doc_id: object) -> str:
     return doc_id
 
 
-def _db(name: str) -> str:
+def db_name(name: str) -> str:
+    """``name`` in the interface's raw form, or :class:`BadRequest`."""
     try:
         return layout.normalize_db_name(name)
     except layout.InvalidName as exc:
@@ -166,14 +167,14 @@ class Store(abc.ABC):
 
     async def create_db(self, db: str) -> bool:
         """Create ``db``; False if it existed already."""
-        return await self._create_db(_db(db))
+        return await self._create_db(db_name(db))
 
     async def delete_db(self, db: str) -> bool:
         """Delete ``db`` with everything in it; False if there was no such database."""
-        return await self._delete_db(_db(db))
+        return await self._delete_db(db_name(db))
 
     async def db_exists(self, db: str) -> bool:
-        return await self._db_exists(_db(db))
+        return await self._db_exists(db_name(db))
 
     async def list_dbs(self) -> list[str]:
         """Every database (raw names), sorted."""
@@ -184,13 +185,13 @@ class Store(abc.ABC):
     async def get(self, db: str, doc_id: str) -> dict:
         """The current revision of a document.  :class:`NotFound` if missing or
         deleted (:class:`DatabaseNotFound` if the database is missing)."""
-        return await self._get(_db(db), _check_doc_id(doc_id))
+        return await self._get(db_name(db), _check_doc_id(doc_id))
 
     async def put(self, db: str, doc: dict) -> dict:
         """Write ``doc``; returns a copy with ``_id`` (32 hex assigned when missing) and
         the new ``_rev``.  :class:`Conflict` on a stale or missing ``_rev``."""
         doc = self._with_id(doc)
-        rev = await self._put(_db(db), doc)
+        rev = await self._put(db_name(db), doc)
         return {**doc, "_rev": rev}
 
     async def delete(self, db: str, doc_id: str, rev: str) -> str:
@@ -198,23 +199,23 @@ class Store(abc.ABC):
         ``rev`` is not current, :class:`NotFound` if there is no such document."""
         if not isinstance(rev, str) or not rev:
             raise Conflict(f"{doc_id}: deleting needs the current _rev")
-        return await self._delete(_db(db), _check_doc_id(doc_id), rev)
+        return await self._delete(db_name(db), _check_doc_id(doc_id), rev)
 
     async def bulk_put(self, db: str, docs: list[dict]) -> list[BulkResult]:
         """Write many documents; one result per document, in order.  Not atomic: each
         document succeeds or fails (``error="conflict"``) on its own, as in CouchDB."""
-        return await self._bulk_put(_db(db), [self._with_id(doc) for doc in docs])
+        return await self._bulk_put(db_name(db), [self._with_id(doc) for doc in docs])
 
     async def bulk_get(self, db: str, ids: list[str]) -> list[dict | None]:
         """The documents for ``ids``, in order; None where missing or deleted."""
         if not ids:
             return []
-        return await self._bulk_get(_db(db), [_check_doc_id(i) for i in ids])
+        return await self._bulk_get(db_name(db), [_check_doc_id(i) for i in ids])
 
     async def all_docs(self, db: str, *, include_docs: bool = False) -> list[dict]:
         """Every live document of ``db`` ordered by id: rows ``{"id", "rev"}``, plus
         ``"doc"`` when ``include_docs``."""
-        rows = await self._all_docs(_db(db), include_docs=include_docs)
+        rows = await self._all_docs(db_name(db), include_docs=include_docs)
         return sorted(rows, key=lambda row: row["id"])
 
     # --- attachments ----------------------------------------------------------------
@@ -236,27 +237,27 @@ class Store(abc.ABC):
         if not content_type:
             raise BadRequest("attachment needs a content_type")
         return await self._put_attachment(
-            _db(db), _check_doc_id(doc_id), name, data, content_type=content_type, rev=rev
+            db_name(db), _check_doc_id(doc_id), name, data, content_type=content_type, rev=rev
         )
 
     async def get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
         """An attachment's bytes.  :class:`NotFound` if the document or attachment is
         missing."""
-        return b"".join([chunk async for chunk in self.stream_attachment(db, doc_id, name)])
+        return await self._get_attachment(db_name(db), _check_doc_id(doc_id), name)
 
     def stream_attachment(
         self, db: str, doc_id: str, name: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> AsyncIterator[bytes]:
         """An attachment as chunks, for large media.  Errors (:class:`NotFound`) are
         raised on the first iteration."""
-        return self._stream_attachment(_db(db), _check_doc_id(doc_id), name, chunk_size)
+        return self._stream_attachment(db_name(db), _check_doc_id(doc_id), name, chunk_size)
 
     # --- queries (KAZOO views) -------------------------------------------------------
 
     async def callflows_by_number(self, db: str, number: str) -> list[str]:
         """Ids of the callflows whose ``numbers`` contain ``number`` exactly (KAZOO
         ``callflows/listing_by_number``); distinct, in id order."""
-        rows = await self._view(_db(db), views.CALLFLOWS_BY_NUMBER, key=number)
+        rows = await self._view(db_name(db), views.CALLFLOWS_BY_NUMBER, key=number)
         return sorted({row.id for row in rows})
 
     async def callflow_patterns(self, db: str) -> list[tuple[str, str]]:
@@ -264,13 +265,13 @@ class Store(abc.ABC):
         ``callflows/listing_by_pattern``), string patterns only, distinct, ordered by
         pattern then id in code-point order.  (KAZOO reads them in ICU collation; the
         matcher that needs that order applies it itself.)"""
-        rows = await self._view(_db(db), views.CALLFLOW_PATTERNS)
+        rows = await self._view(db_name(db), views.CALLFLOW_PATTERNS)
         return sorted({(row.key, row.id) for row in rows if isinstance(row.key, str)})
 
     async def vmboxes_by_mailbox(self, db: str, mailbox: str) -> list[dict]:
         """Boxes whose ``mailbox`` is exactly the string ``mailbox`` (KAZOO
         ``attributes/mailbox_number``), in id order."""
-        return _by_id(await self._view(_db(db), views.VMBOXES_BY_MAILBOX, key=mailbox, include_docs=True))
+        return _by_id(await self._view(db_name(db), views.VMBOXES_BY_MAILBOX, key=mailbox, include_docs=True))
 
     async def vmboxes_by_mailbox_number(self, db: str, number: int | str) -> list[dict]:
         """Boxes whose ``mailbox`` parses (JavaScript ``parseInt``, base 10) to the same
@@ -280,14 +281,14 @@ class Store(abc.ABC):
         key = views.js_parse_int(number)
         if key is None:
             return []
-        return _by_id(await self._view(_db(db), views.VMBOXES_BY_MAILBOX_NUMBER, key=key, include_docs=True))
+        return _by_id(await self._view(db_name(db), views.VMBOXES_BY_MAILBOX_NUMBER, key=key, include_docs=True))
 
     async def owned_by(self, db: str, owner_id: str, pvt_type: str) -> list[dict]:
         """Documents of ``pvt_type`` owned by a user (KAZOO ``attributes/owned``): the
         keys of a non-empty ``hotdesk.users`` when there are any, else ``owner_id``.
         In id order."""
         key = [owner_id, pvt_type]
-        return _by_id(await self._view(_db(db), views.OWNED, key=key, include_docs=True))
+        return _by_id(await self._view(db_name(db), views.OWNED, key=key, include_docs=True))
 
     async def vmboxes_by_owner(self, db: str, owner_id: str) -> list[dict]:
         return await self.owned_by(db, owner_id, "vmbox")
@@ -300,7 +301,7 @@ class Store(abc.ABC):
         (KAZOO ``attributes/sip_username``): a document whose ``sip.method`` is
         ``password``, or a ``sys_info`` server with ``auth_method`` ``password``.
         One entry per row, so a duplicated credential shows twice; in id order."""
-        rows = await self._view(_db(db), views.SIP_USERNAME, key=username)
+        rows = await self._view(db_name(db), views.SIP_USERNAME, key=username)
         return sorted(((row.id, row.value if isinstance(row.value, list) else []) for row in rows),
                       key=lambda entry: entry[0])
 
@@ -310,7 +311,7 @@ class Store(abc.ABC):
         not ``pvt_deleted``; KAZOO ``mailbox_messages/listing_by_mailbox``), limited
         to ``metadata.folder == folder`` when given.  Newest first by
         ``metadata.timestamp`` (messages without a numeric timestamp last), then by id."""
-        rows = await self._view(_db(db), views.VM_MESSAGES, key=box_id, include_docs=True)
+        rows = await self._view(db_name(db), views.VM_MESSAGES, key=box_id, include_docs=True)
         docs = _by_id(rows)
         if folder is not None:
             docs = [doc for doc in docs if _metadata(doc).get("folder") == folder]
@@ -388,6 +389,10 @@ class Store(abc.ABC):
     async def _put_attachment(
         self, db: str, doc_id: str, name: str, data: AttachmentData, *, content_type: str, rev: str | None
     ) -> str: ...
+
+    async def _get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
+        """By default the stream, joined; a backend with a cheaper way overrides it."""
+        return b"".join([chunk async for chunk in self._stream_attachment(db, doc_id, name, DEFAULT_CHUNK_SIZE)])
 
     @abc.abstractmethod
     def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]: ...

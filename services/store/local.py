@@ -148,9 +148,8 @@ def plan_put(doc: dict, current: Current | None) -> Write:
         else:
             raise BadRequest(f"{doc_id}: attachment {name!r} needs data or stub")
     rev = _new_rev(generation, current.rev if current else None, False, body_json, attachments)
-    indexed = json.loads(body_json)
-    indexed["_id"] = doc_id
-    return Write(doc_id, rev, False, json.loads(body_json), attachments, new_data, views.rows_for(indexed))
+    stored = json.loads(body_json)  # the caller's objects are never kept
+    return Write(doc_id, rev, False, stored, attachments, new_data, views.rows_for({**stored, "_id": doc_id}))
 
 
 def _tombstone(doc_id: str, generation: int, current: Current | None) -> Write:

@@ -234,6 +234,10 @@ class SQLiteStore(Store):
             raise NotFound(f"{doc_id}: no attachment {name!r}")
         return row
 
+    def _read_whole(self, db: str, doc_id: str, name: str) -> bytes:
+        rowid, _, _ = self._attachment_handle(db, doc_id, name)
+        return self._conn.execute("SELECT data FROM attachments WHERE rowid = ?", (rowid,)).fetchone()[0]
+
     def _read_chunk(self, rowid: int, token: str, offset: int, size: int) -> bytes:
         row = self._conn.execute("SELECT token FROM attachments WHERE rowid = ?", (rowid,)).fetchone()
         if row is None or row[0] != token:
@@ -278,7 +282,7 @@ class SQLiteStore(Store):
             await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
         finally:
             self._closed = True
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=False)  # _close ran last on it: nothing is pending
 
     async def _create_db(self, db: str) -> bool:
         return await self._run(self._create, db)
@@ -320,6 +324,9 @@ class SQLiteStore(Store):
             lambda current: local.plan_attachment(doc_id, name, content, content_type, rev, current),
             doc_id,
         )
+
+    async def _get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
+        return await self._run(self._read_whole, db, doc_id, name)
 
     async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
         rowid, token, length = await self._run(self._attachment_handle, db, doc_id, name)
