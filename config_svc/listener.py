@@ -17,6 +17,7 @@ from config_svc.reads import Reads
 from config_svc.writes import ERROR, Writes
 from services.bus import exchanges as x
 from services.config.paths import MISSING, InvalidKey, to_path
+from services.config.wire import publish_reply
 from services.messages import catalogue
 from services.messages.spec import Message
 
@@ -91,7 +92,7 @@ class SysconfListener:
                 reply["Error-Message"] = f"Account-ID {account_field!r} names no account"
             elif not await self._reads.account_exists(account_id):
                 reply["Error-Message"] = f"account {account_id} does not exist"
-        await self._bus.publish(GET_RESP, reply, to=message.server_id)
+        await publish_reply(self._bus, GET_RESP.key, reply, to=message.server_id)
 
     # -- set_req ---------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class SysconfListener:
             reply["Error-Message"] = error
         if account_field:
             reply["Account-ID"] = account_field
-        await self._bus.publish(SET_RESP, reply, to=message.server_id)
+        await publish_reply(self._bus, SET_RESP.key, reply, to=message.server_id)
 
     # -- flush_req ---------------------------------------------------------------------------
 

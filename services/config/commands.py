@@ -8,6 +8,7 @@ import json
 import sys
 from typing import Any
 
+from services.config import wire
 from services.config.paths import InvalidKey, split_dotted, to_wire_key
 from services.store import layout
 
@@ -196,12 +197,14 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
             await bus.publish(spec, fields)
             print(f"flush_req published for {fields['Category']}")
             return 0
-        replies = await bus.reply_queue("kzvoice-config")
+        replies = await wire.reply_queue(bus, "kzvoice-config")
         try:
             reply = await replies.request(spec, fields, timeout=timeout)
         except RequestTimeout:
             raise CommandError(f"no reply from config_svc within {timeout:g}s (is config_svc running?)",
                                EXIT_NO_REPLY) from None
+        finally:
+            await replies.close()
         return _report(spec_key, fields, reply)
     finally:
         await context.close()

@@ -166,3 +166,12 @@ async def test_cfg_060_unsolicited_mwi_needs_both(client, store, system, account
     own = {} if account is None else {"mwi_send_unsolicited_updates": account}
     await account_config(store, ACCOUNT, "callflow", **own)
     assert await keys.mwi_send_unsolicited_updates(client, ACCOUNT) is expected
+
+
+async def test_client_reads_a_stored_empty_string_without_waiting(client, store):
+    """CFG-013's ``"Value": ""`` reaches the client (not dropped as an empty required value)."""
+    await system_doc(store, "c13c", default={"singular_call_hook_url": ""})
+    started = time.monotonic()
+    assert await client.get_binary("c13c", "singular_call_hook_url", "") == ""
+    assert await client.get_ne_binary("c13c", "singular_call_hook_url", "none") == "none"
+    assert time.monotonic() - started < 1.0 and client.stats.timeouts == 0
