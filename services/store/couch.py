@@ -172,11 +172,13 @@ class CouchStore(Store):
             extra["content"] = content
             extra["headers"] = headers or {}
         try:
-            async for attempt in self._retrying(method):
-                with attempt:
-                    return await self._server._request(
-                        method=method, resource=path, root="", query_kwargs=params, **extra
-                    )
+            try:
+                return await self._request_with_retries(method, path, params, extra)
+            except couch_errors.UnauthorizedError:
+                # A streamed body is spent once sent: it cannot go again.
+                if not isinstance(extra.get("content", b""), bytes) or not self._forget_session():
+                    raise
+                return await self._request_with_retries(method, path, params, extra)
         except couch_errors.CouchDBError as exc:
             raise _translate(exc, what) from None
         except httpx.HTTPStatusError as exc:
@@ -184,6 +186,24 @@ class CouchStore(Store):
         except httpx.TransportError as exc:
             raise Unavailable(f"{self._label}: {type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable")
+
+    async def _request_with_retries(self, method: str, path: str, params: dict | None,
+                                    extra: dict[str, Any]) -> httpx.Response:
+        async for attempt in self._retrying(method):
+            with attempt:
+                return await self._server._request(method=method, resource=path, root="", query_kwargs=params,
+                                                   **extra)
+        raise AssertionError("unreachable")
+
+    def _forget_session(self) -> bool:
+        """Drop the session cookie so the next request logs in again; False when
+        cookies are not how we authenticate.  CouchDB's session cookie carries no
+        expiry date, so couchdb3 cannot tell when the server stopped accepting it
+        (by default after 10 idle minutes): a 401 is how we learn."""
+        if self._server.auth_method != "cookie":
+            return False
+        self._server.session.cookies.clear()
+        return True
 
     async def _authenticated(self) -> dict:
         """Request options carrying our credentials, for requests made on the session
@@ -300,13 +320,21 @@ class CouchStore(Store):
         what = f"{db}/{doc_id}/{name}"
         session = self._server.session
         url = f"{self._server.url}/{_doc_path(db, doc_id, name)}"
-        options = await self._authenticated()
-        try:
+
+        async def open_response() -> httpx.Response:
+            options = await self._authenticated()
             # Only opening the response is retried: once chunks have been handed out,
             # starting again would repeat them.
             async for attempt in self._retrying("GET"):
                 with attempt:
-                    response = await session.send(session.build_request("GET", url), stream=True, **options)
+                    return await session.send(session.build_request("GET", url), stream=True, **options)
+            raise AssertionError("unreachable")
+
+        try:
+            response = await open_response()
+            if response.status_code == 401 and self._forget_session():
+                await response.aclose()
+                response = await open_response()
         except httpx.TransportError as exc:
             raise Unavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
         try:

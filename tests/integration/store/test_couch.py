@@ -145,3 +145,29 @@ def test_credentials_in_the_url_are_decoded():
     store = CouchStore("http://ad%40min:p%3Ass@127.0.0.1:5984")
     assert (store._server._user, store._server._password) == ("ad@min", "p:ss")
     asyncio.run(store.close())
+
+
+def spoil_session(couch: CouchStore) -> None:
+    """Replace the session cookie by one the server does not know, as after an idle spell."""
+    jar = couch._server.session.cookies
+    for cookie in list(jar.jar):
+        if cookie.name == "AuthSession":
+            jar.set("AuthSession", "a3p2b2ljZTo2NUYwMDAwMDoAAAAAAAAAAAAAAAAAAAAAAAAA",
+                    domain=cookie.domain, path=cookie.path)
+            return
+    raise AssertionError("no session cookie to spoil")
+
+
+async def test_a_session_the_server_no_longer_accepts_is_renewed(couch):
+    """CouchDB forgets a session after 10 idle minutes while the client keeps the
+    cookie: a stale cookie must lead to a new login, not to failures."""
+    await couch.create_db(ACCOUNT_DB)
+    await couch.put_attachment(ACCOUNT_DB, "m", "a.mp3", b"abc", content_type="audio/mpeg", rev=None)
+    spoil_session(couch)
+    assert (await couch._send("GET", "_config", what="config")).status_code == 200  # admins only
+    spoil_session(couch)
+    assert b"".join([chunk async for chunk in couch.stream_attachment(ACCOUNT_DB, "m", "a.mp3")]) == b"abc"
+    # pouchdb-server lets anyone read, so the download may not have logged in again;
+    # an admin request does.  (pouchdb-server refuses a database's deletion for good
+    # once one was tried with a stale cookie, so the clean-up must not meet one.)
+    assert (await couch._send("GET", "_config", what="config")).status_code == 200
