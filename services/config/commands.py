@@ -157,6 +157,9 @@ def build_request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             fields["Strategy"] = args.strategy
         return "sysconf.get_req", fields
     fields["Value"] = parse_value(args.value, force_string=args.string, force_json=args.json)
+    if fields["Value"] == "":
+        raise CommandError("an empty VALUE cannot be sent (the bus treats \"\" as no value); "
+                           "use null to delete the key", EXIT_USAGE)
     if action == "set-node":
         fields["Node-Specific"] = True
         fields["Node"] = args.node
@@ -175,6 +178,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) -> int:
     from services.bus import BusError, RequestTimeout
     from services.messages import catalogue
+    from services.messages.errors import InvalidMessage
     from services.runtime import ServiceContext
     from services.settings import Settings, SettingsError
 
@@ -197,6 +201,10 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
             await bus.publish(spec, fields)
             print(f"flush_req published for {fields['Category']}")
             return 0
+        try:
+            bus.publisher.build(spec, fields)
+        except InvalidMessage as exc:
+            raise CommandError(f"invalid request: {exc}", EXIT_USAGE) from None
         replies = await wire.reply_queue(bus, "kzvoice-config")
         try:
             reply = await replies.request(spec, fields, timeout=timeout)

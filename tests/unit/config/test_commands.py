@@ -69,3 +69,10 @@ def test_malformed_account():
     with pytest.raises(commands.CommandError) as caught:
         commands.build_request(parse("set", "c", "k", "1", "--account", "nope"))
     assert "unknown account" in str(caught.value)
+
+
+def test_empty_value_is_refused():
+    for argv in (("set", "c", "k", ""), ("set", "c", "k", '""'), ("set", "c", "k", "", "--string")):
+        with pytest.raises(commands.CommandError) as caught:
+            commands.build_request(parse(*argv))
+        assert caught.value.code == commands.EXIT_USAGE and "null" in str(caught.value)
