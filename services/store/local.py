@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import views
-from .interface import BadRequest, Conflict, NotFound
+from .interface import BadRequest, BulkResult, Conflict, NotFound
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -150,6 +150,17 @@ def plan_put(doc: dict, current: Current | None) -> Write:
     rev = _new_rev(generation, current.rev if current else None, False, body_json, attachments)
     stored = json.loads(body_json)  # the caller's objects are never kept
     return Write(doc_id, rev, False, stored, attachments, new_data, views.rows_for({**stored, "_id": doc_id}))
+
+
+def plan_bulk_entry(doc: dict, current: Current | None) -> tuple[Write | None, BulkResult]:
+    """One document of a bulk write: its write (None when refused) and its result."""
+    try:
+        write = plan_put(doc, current)
+    except Conflict as exc:
+        return None, BulkResult(doc["_id"], False, error="conflict", reason=str(exc))
+    except BadRequest as exc:
+        return None, BulkResult(doc["_id"], False, error="bad_request", reason=str(exc))
+    return write, BulkResult(doc["_id"], True, rev=write.rev)
 
 
 def _tombstone(doc_id: str, generation: int, current: Current | None) -> Write:

@@ -16,9 +16,7 @@ from . import local, views
 from .interface import (
     ALL_KEYS,
     AttachmentData,
-    BadRequest,
     BulkResult,
-    Conflict,
     DatabaseNotFound,
     NotFound,
     Store,
@@ -121,16 +119,10 @@ class MemoryStore(Store):
         database = self._database(db)
         results = []
         for doc in docs:
-            try:
-                write = local.plan_put(doc, self._current(database, doc["_id"]))
-            except Conflict as exc:
-                results.append(BulkResult(doc["_id"], False, error="conflict", reason=str(exc)))
-                continue
-            except BadRequest as exc:
-                results.append(BulkResult(doc["_id"], False, error="bad_request", reason=str(exc)))
-                continue
-            database.store(write)
-            results.append(BulkResult(doc["_id"], True, rev=write.rev))
+            write, result = local.plan_bulk_entry(doc, self._current(database, doc["_id"]))
+            if write is not None:
+                database.store(write)
+            results.append(result)
         return results
 
     async def _bulk_get(self, db: str, ids: list[str]) -> list[dict | None]:

@@ -30,7 +30,6 @@ from .interface import (
     AttachmentData,
     BadRequest,
     BulkResult,
-    Conflict,
     DatabaseNotFound,
     NotFound,
     Store,
@@ -179,16 +178,10 @@ class SQLiteStore(Store):
         with _transaction(self._conn):
             self._require_db(db)
             for doc in docs:
-                try:
-                    write = local.plan_put(doc, self._current(db, doc["_id"]))
-                except Conflict as exc:
-                    results.append(BulkResult(doc["_id"], False, error="conflict", reason=str(exc)))
-                    continue
-                except BadRequest as exc:
-                    results.append(BulkResult(doc["_id"], False, error="bad_request", reason=str(exc)))
-                    continue
-                self._store(db, write)
-                results.append(BulkResult(doc["_id"], True, rev=write.rev))
+                write, result = local.plan_bulk_entry(doc, self._current(db, doc["_id"]))
+                if write is not None:
+                    self._store(db, write)
+                results.append(result)
         return results
 
     def _read_doc(self, db: str, doc_id: str) -> dict | None:
