@@ -140,18 +140,6 @@ _JS_FOR_IN_VALUES = """
 # --- the views ---------------------------------------------------------------------------
 
 
-def _callflow_numbers(doc: dict) -> Emit:
-    if _live(doc, "callflow"):
-        for number in _js_for_in_values(doc.get("numbers")):
-            yield number, None
-
-
-def _callflow_patterns(doc: dict) -> Emit:
-    if _live(doc, "callflow"):
-        for pattern in _js_for_in_values(doc.get("patterns")):
-            yield pattern, None
-
-
 def _vmbox_mailbox(doc: dict) -> Emit:
     if _live(doc, "vmbox"):
         yield doc.get("mailbox"), None
@@ -198,25 +186,25 @@ def _account_realm(doc: dict) -> Emit:
         yield realm.lower(), {"account_id": account_id if js_truthy(account_id) else doc["_id"]}
 
 
-CALLFLOWS_BY_NUMBER = View(
-    "callflows_by_number",
-    """function (doc) {
-  if (doc.pvt_type !== 'callflow' || doc.pvt_deleted) return;
-""" + _JS_FOR_IN_VALUES + """
-  values(doc.numbers).forEach(function (number) { emit(number, null); });
-}""",
-    _callflow_numbers,
-)
+def _callflow_list(name: str, field: str) -> View:
+    """Each entry of a callflow's ``numbers`` or ``patterns`` as a key (KAZOO
+    ``callflows/listing_by_number`` and ``listing_by_pattern``)."""
 
-CALLFLOW_PATTERNS = View(
-    "callflow_patterns",
-    """function (doc) {
+    def emit(doc: dict) -> Emit:
+        if _live(doc, "callflow"):
+            for entry in _js_for_in_values(doc.get(field)):
+                yield entry, None
+
+    js = """function (doc) {
   if (doc.pvt_type !== 'callflow' || doc.pvt_deleted) return;
-""" + _JS_FOR_IN_VALUES + """
-  values(doc.patterns).forEach(function (pattern) { emit(pattern, null); });
-}""",
-    _callflow_patterns,
-)
+""" + _JS_FOR_IN_VALUES + f"""
+  values(doc.{field}).forEach(function (entry) {{ emit(entry, null); }});
+}}"""
+    return View(name, js, emit)
+
+
+CALLFLOWS_BY_NUMBER = _callflow_list("callflows_by_number", "numbers")
+CALLFLOW_PATTERNS = _callflow_list("callflow_patterns", "patterns")
 
 VMBOXES_BY_MAILBOX = View(
     "vmboxes_by_mailbox",
