@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 node: node_modules/.installed
 
 node_modules/.installed: package.json
-	npm install --no-audit --no-fund --loglevel=error
+	npm install --no-package-lock --no-audit --no-fund --loglevel=error
 	@touch $@
 
 broker:
