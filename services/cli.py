@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "services.commands.run",        # kzvoice run
     "services.store.commands",      # kzvoice import, kzvoice db init
     "services.config.commands",     # kzvoice config get|set|set-default|set-node|flush
+    "gateway_sim.commands",         # kzvoice call
+    "gateway_sim.demo",             # kzvoice demo
 )
 
 
