@@ -77,8 +77,13 @@ class Bus:
         return queue
 
     @property
+    def consumers(self) -> list[Consumer]:
+        """Every consumer of this bus, reply queues' included."""
+        return self._consumers + [queue.consumer for queue in self._reply_queues]
+
+    @property
     def ready(self) -> bool:
-        return self.transport.is_connected and all(c.running for c in self._consumers)
+        return self.transport.is_connected and all(c.running for c in self.consumers)
 
     async def stop_consuming(self, drain_timeout: float) -> bool:
         """Cancel every consumer and wait for handlers in flight (SIGTERM drain)."""
