@@ -66,6 +66,11 @@ _INHERITED = tuple(dict.fromkeys(DEFAULT_HEADERS + OPTIONAL_DEFAULT_HEADERS + ("
 # keys left out of a dialplan error's Request (the failing command without its envelope)
 _ENVELOPE = frozenset(("Event-Category", "Event-Name", "App-Name", "App-Version", "Node", "Server-ID"))
 
+# SIP response of common hangup causes (Hangup-Code of CHANNEL_DESTROY); others are left out
+HANGUP_CODES = {"NORMAL_CLEARING": "sip:200", "USER_BUSY": "sip:486", "CALL_REJECTED": "sip:603",
+                "NO_ANSWER": "sip:480", "NO_USER_RESPONSE": "sip:408", "UNALLOCATED_NUMBER": "sip:404",
+                "NORMAL_TEMPORARY_FAILURE": "sip:503", "ORIGINATOR_CANCEL": "sip:487"}
+
 EVENT_APP_NAME = "freeswitch"
 EVENT_APP_VERSION = "1.0"
 
@@ -976,7 +981,7 @@ class CallControl:
         billing = int(now - state.answered_at) if state.answered_at else 0
         self.emit_event("CHANNEL_DESTROY", **{
             "Hangup-Cause": cause,
-            "Hangup-Code": "sip:200" if cause == "NORMAL_CLEARING" else "sip:500",
+            "Hangup-Code": HANGUP_CODES.get(cause),
             "Disposition": "ANSWER" if state.answered else "NO ANSWER",
             "Duration-Seconds": str(duration), "Billing-Seconds": str(billing),
             "Ringing-Seconds": str(max(0, duration - billing)),
@@ -995,7 +1000,7 @@ class CallControl:
             execution = self._make(pending)
             self.parallel.append(execution)
             execution.start()
-        elif pending.error is None and app in POST_HANGUP_SILENT:
+        elif app in POST_HANGUP_SILENT and (pending.error is None or app == "presence"):
             self.transcript.add("command", f"{app} after hangup: nothing to do")
         else:
             self.dialplan_error(pending, _down_message(app or "(none)"), kind="DOWN")

@@ -97,6 +97,7 @@ async def test_8_5_commands_after_destroy_get_down_error(connected):
     marker = await app_call.send("noop")
     await app_call.send("hangup")
     await app_call.send("record", {"Media-Name": "after.mp3"})
+    await app_call.send_raw({"Application-Name": "presence", "Presence-ID": "356@acme.example.com"})
     queued = noop()
     await app_call.queue([queued, play("vm-x")])
     await app_call.wait_for(lambda msg: msg.msg_id == queued["Msg-ID"])
@@ -104,6 +105,7 @@ async def test_8_5_commands_after_destroy_get_down_error(connected):
     assert [e.msg_id for e in errors][:2] == [play_cmd["Msg-ID"], marker["Msg-ID"]]
     assert all(e["Error-Message"].startswith("DOWN") and e["Dialplan-Error"] == "DOWN" for e in errors)
     assert not app_call.find(error_for("hangup")) and not app_call.find(error_for("record"))
+    assert not app_call.find(error_for("presence"))
     assert len(app_call.find("CHANNEL_DESTROY")) == 1 and not app_call.find("RECORD_START")
 
 

@@ -146,3 +146,29 @@ async def test_first_non_deferred_route_resp_wins_else_the_deferred_one():
     assert outcome.winner["App-Name"] == "d1" and outcome.waited >= 0.04
     outcome = await collect_route_responses(FakeStream([]), 0.05)
     assert outcome.winner is None and outcome.rejected
+
+
+async def test_play_and_collect_digits_completes_with_the_digits(tmp_path):
+    h = Harness(tmp_path)
+    fields = dict(Minimum_Digits=1, Maximum_Digits=3, Timeout=1000, Terminators=["#"], Media_Name="x",
+                  Media_Tries=1, Digits_Regex="\\d+")
+    h.command("play_and_collect_digits", **fields)
+    for key in "12#":
+        h.control.press(key)
+    assert h.names() == ["DTMF", "DTMF", "DTMF", "play_and_collect_digits:12"]
+    h.command("play_and_collect_digits", **fields)
+    for key in "987":
+        h.control.press(key)
+    assert h.names()[-1] == "play_and_collect_digits:987", "Maximum-Digits ends the collection"
+    h.command("play_and_collect_digits", **fields)
+    await asyncio.sleep(0.05)                           # 1.5 ms of prompt, then 1 ms of Timeout
+    assert h.names()[-1] == "play_and_collect_digits:", "nothing typed: an empty response"
+
+
+async def test_endless_playback_runs_until_stopped(tmp_path):
+    h = Harness(tmp_path)
+    h.command("play", Media_Name="moh", Endless_Playback=True)
+    await asyncio.sleep(0.05)
+    assert h.names() == []
+    h.command("playstop")
+    assert h.names() == ["play:FILE PLAYED"]
