@@ -67,7 +67,7 @@ class Call:
         if _text(win.get("Switch-Hostname")):
             self.fields["Switch-Hostname"] = win["Switch-Hostname"]
         win_ccvs = win.get("Custom-Channel-Vars")
-        if isinstance(win_ccvs, Mapping):
+        if isinstance(win_ccvs, dict):
             self.ccvs.update(win_ccvs)
             if _text(win_ccvs.get("Authorizing-ID")):
                 self.fields["Authorizing-ID"] = win_ccvs["Authorizing-ID"]

@@ -1,7 +1,10 @@
 """The calls this instance holds: answered route_reqs waiting for their win, and running flows.
 
 * ``watch``/``unwatch`` bind and unbind ``callevt`` ``call.*.<encoded Call-ID>``
-  on the instance's queue (bound before the route_resp goes out, callflow.md 3.2);
+  on the instance's queue once the call is won, before its first node runs.
+  Before the win, the call's ``CHANNEL_DESTROY`` reaches us through the
+  instance's ``call.CHANNEL_DESTROY.*`` queue (see ``listener.py``), which is
+  bound before any route_resp goes out (callflow.md 3.2; docs/deviations.md);
 * ``expect_win`` keeps a routed call until its route_win, its destroy, or the
   ``route_win_timeout``; ``take_win`` hands it over once;
 * ``start`` runs a call's flow as a task owned here: its failure is logged,
@@ -119,6 +122,7 @@ class Calls:
         call_id = executor.call.call_id
         with bind_call(call_id, None):
             try:
+                await self.watch(call_id)
                 if self._prepare is not None:
                     await self._prepare(executor.call)
                 await executor.run()
@@ -128,6 +132,11 @@ class Calls:
                 log.info("call %s: flow ended (%d command(s) sent)", call_id, executor.commands_sent)
 
     # -- events -------------------------------------------------------------------------------
+
+    def deliver_destroy(self, message: Message) -> None:
+        """A ``CHANNEL_DESTROY`` from the instance-wide destroy queue: only calls we hold care."""
+        if message.call_id in self.pending or message.call_id in self.running:
+            self.deliver(message)
 
     def deliver(self, message: Message) -> None:
         call_id = message.call_id

@@ -53,7 +53,7 @@ class CallflowConfig:
     async def e164_converters(self, account_id: str) -> Mapping[str, Any]:
         value = await self._client.get("number_manager", "e164_converters", dict(DEFAULT_CONVERTERS),
                                        account=account_id, strategy="global")
-        return value if isinstance(value, Mapping) else DEFAULT_CONVERTERS
+        return value if isinstance(value, dict) else DEFAULT_CONVERTERS
 
     # callflow.md 3.3 language, step 2
     async def prompt_language(self, account_id: str, account_doc: Mapping[str, Any] | None) -> str:

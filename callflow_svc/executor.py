@@ -120,6 +120,8 @@ class Executor:
                 self._usurped.set()
             return
         if message.spec.category == "call_event" and message.spec.name in HANGUP_EVENTS:
+            if self.destroyed:
+                return                      # the same destroy through the instance-wide destroy queue
             self.destroyed = True
         if self._context is not None:
             self._context.inbox.put_nowait(message)

@@ -5,6 +5,9 @@
   x-message-ttl 60 s): ``callmgr`` ``route.req.audio.*`` and
   ``route.req.video.*``, ``targeted`` under its own name (route_win, action
   replies), and ``callevt`` ``call.*.<Call-ID>`` per call while it is ours;
+* an exclusive, auto-delete queue on ``callevt`` ``call.CHANNEL_DESTROY.*``, so
+  that a call destroyed between our route_resp and its route_win is seen without
+  a bind round trip on the routing path (docs/deviations.md, callflow);
 * an exclusive, auto-delete queue on ``configuration`` for the cache:
   callflow documents, and the account, device and user documents routing reads.
 """
@@ -15,13 +18,14 @@ import logging
 from typing import Awaitable, Callable
 
 from services.bus import unique_queue_name
-from services.bus.exchanges import CALLMGR, CONFIGURATION, doc_binding
+from services.bus.exchanges import CALLEVT, CALLMGR, CONFIGURATION, call_events_binding, doc_binding
 from services.messages import catalogue
 from services.messages.spec import Message
 from services.store import layout
 
 log = logging.getLogger(__name__)
 
+DESTROY = "CHANNEL_DESTROY"
 ROUTE_BINDINGS = ("route.req.audio.*", "route.req.video.*")
 CACHE_DOC_TYPES = ("callflow", "account", "device", "user")
 CALL_MESSAGES = tuple(catalogue.CALL_EVENTS.values()) + (
@@ -37,6 +41,7 @@ class CallflowListener:
         self._calls = calls
         self._cache = cache
         self._cache_queue = None
+        self._destroy_queue = None
         self._reconnects = self._reconnect_count()
         self.handlers: dict[tuple[str, str], Handler] = {
             (catalogue.ROUTE_REQ.category, catalogue.ROUTE_REQ.name): route_req,
@@ -55,6 +60,12 @@ class CallflowListener:
             self._cache_queue.on(catalogue.DOC_CHANGES[name], self.on_doc_change)
         await self._cache_queue.start(exclusive=True)
 
+        self._destroy_queue = await self._bus.consumer(unique_queue_name("callflow-destroy"), exclusive=True,
+                                                       auto_delete=True, prefetch=256)
+        await self._destroy_queue.bind(CALLEVT, call_events_binding("*", DESTROY))
+        self._destroy_queue.on(catalogue.CALL_EVENTS[DESTROY], self._destroyed)
+        await self._destroy_queue.start(exclusive=True)
+
         for key, handler in self.handlers.items():
             self.queue.on(self._specs[key], self._guard(handler))
         await self.queue.start()
@@ -64,12 +75,14 @@ class CallflowListener:
 
     @property
     def running(self) -> bool:
-        return (self._cache_queue is not None and self._cache_queue.running and self.queue.consumer.running)
+        return all(q is not None and q.running for q in (self._cache_queue, self._destroy_queue)) and \
+            self.queue.consumer.running
 
     async def stop_consuming(self, drain_timeout: float) -> bool:
         drained = await self.queue.consumer.stop(drain_timeout)
-        if self._cache_queue is not None:
-            drained = await self._cache_queue.stop(drain_timeout) and drained
+        for queue in (self._cache_queue, self._destroy_queue):
+            if queue is not None:
+                drained = await queue.stop(drain_timeout) and drained
         return drained
 
     async def close(self) -> None:
@@ -89,6 +102,9 @@ class CallflowListener:
                 self._cache.flush_all()
             await handler(message)
         return handle
+
+    async def _destroyed(self, message: Message) -> None:
+        self._calls.deliver_destroy(message)
 
     async def _call_message(self, message: Message) -> None:
         self._calls.deliver(message)

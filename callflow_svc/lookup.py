@@ -5,6 +5,7 @@ Reads go through the ``RoutingCache``; the store is asked only on a miss.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Mapping
@@ -41,6 +42,14 @@ class Lookup:
     def __init__(self, store, cache: RoutingCache) -> None:
         self._store = store
         self.cache = cache
+        self._dbs: dict[str, str] = {}
+        self._loading: dict[str, asyncio.Future] = {}
+
+    def db(self, account_id: str) -> str:
+        name = self._dbs.get(account_id)
+        if name is None:
+            name = self._dbs[account_id] = layout.account_db(account_id)
+        return name
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -51,7 +60,7 @@ class Lookup:
             return cached
         generation = self.cache.generation(account_id)
         try:
-            doc = await self._store.get(layout.account_db(account_id), doc_id)
+            doc = await self._store.get(self.db(account_id), doc_id)
         except NotFound:
             doc = None
         self.cache.put_doc(account_id, doc_id, doc, generation)
@@ -92,7 +101,7 @@ class Lookup:
         callflow_id = self.cache.number(account_id, number)
         if callflow_id is None:
             generation = self.cache.generation(account_id)
-            ids = await self._store.callflows_by_number(layout.account_db(account_id), number)
+            ids = await self._store.callflows_by_number(self.db(account_id), number)
             if not ids:
                 return None
             if len(ids) > 1:
@@ -106,10 +115,21 @@ class Lookup:
         cached = self.cache.patterns(account_id)
         if cached is not None:
             return cached
-        generation = self.cache.generation(account_id)
-        rows = await self._store.callflow_patterns(layout.account_db(account_id))
-        if not rows:
-            return None
-        patterns = PatternSet(rows, account_id=account_id)
-        self.cache.put_patterns(account_id, patterns, generation)
-        return patterns
+        loading = self._loading.get(account_id)
+        if loading is not None:                 # one load per account at a time; the others wait for it
+            return await asyncio.shield(loading)
+        future = self._loading[account_id] = asyncio.get_running_loop().create_future()
+        try:
+            generation = self.cache.generation(account_id)
+            rows = await self._store.callflow_patterns(self.db(account_id))
+            patterns = PatternSet(rows, account_id=account_id) if rows else None
+            if patterns is not None:
+                self.cache.put_patterns(account_id, patterns, generation)
+            future.set_result(patterns)
+            return patterns
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._loading[account_id]

@@ -43,7 +43,7 @@ def _rewrite(number: str, rules: Mapping[str, Any]) -> str:
         match = regex.search(number)
         if match is None:
             continue
-        rule = rule if isinstance(rule, Mapping) else {}
+        rule = rule if isinstance(rule, dict) else {}
         prefix = rule.get("prefix") if isinstance(rule.get("prefix"), str) else ""
         suffix = rule.get("suffix") if isinstance(rule.get("suffix"), str) else ""
         return prefix + last_group_or_whole(match, regex.groups) + suffix
@@ -56,9 +56,9 @@ def normalize(number: str, *, dial_plan: Mapping[str, Any] | None = None,
     account's ``dial_plan`` then the E.164 converters (``DEFAULT_CONVERTERS`` when None)."""
     if not number or number.startswith("*") or number.startswith("+"):
         return number
-    if isinstance(dial_plan, Mapping) and dial_plan:
+    if isinstance(dial_plan, dict) and dial_plan:
         number = _rewrite(number, dial_plan)
-    return _rewrite(number, converters if isinstance(converters, Mapping) else DEFAULT_CONVERTERS)
+    return _rewrite(number, converters if isinstance(converters, dict) else DEFAULT_CONVERTERS)
 
 
 def is_reconcilable(number: str, regex: str | None = None) -> bool:
