@@ -28,6 +28,7 @@ AUTHORIZING_TYPES = frozenset(("account", "user", "device", "mobile", "callforwa
 SYS_INFO_DELAY = 0.5
 APP_NAME = "callflow"
 APP_VERSION = "4.0.0"
+NORMALIZED_MEMO = 100_000
 _REFERRER = re.compile(r".*sip:(.*)@.*")
 
 
@@ -57,6 +58,9 @@ class RouteReq:
         self._store = store
         self.server_id = server_id
         self._metrics = metrics
+        # (account, dialled) -> (dial plan, converters, normalised): valid while both are the same objects,
+        # i.e. while the account document and the converters config stay cached unchanged
+        self._normalized: dict[tuple[str, str], tuple[Any, Any, str]] = {}
 
     async def handle(self, message: Message) -> None:
         started = time.perf_counter()
@@ -102,8 +106,8 @@ class RouteReq:
 
         account_doc = await self._lookup.account_doc(account_id)
         dialled = req["Request"].split("@", 1)[0]
-        number = normalize(dialled, dial_plan=(account_doc or {}).get("dial_plan"),
-                           converters=await self._config.e164_converters(account_id))
+        number = self._normalize(account_id, dialled, (account_doc or {}).get("dial_plan"),
+                                 await self._config.e164_converters(account_id))
         if auth_type == "sys_info":
             await asyncio.sleep(SYS_INFO_DELAY)
             if is_reconcilable(number, await self._config.reconcile_regex()):
@@ -126,6 +130,17 @@ class RouteReq:
             "cf_no_match": found.is_no_match,
         })
         return call, found, account_doc
+
+    def _normalize(self, account_id: str, dialled: str, dial_plan: Any, converters: Any) -> str:
+        key = (account_id, dialled)
+        hit = self._normalized.get(key)
+        if hit is not None and hit[0] is dial_plan and hit[1] is converters:
+            return hit[2]
+        number = normalize(dialled, dial_plan=dial_plan, converters=converters)
+        if len(self._normalized) >= NORMALIZED_MEMO:
+            self._normalized.clear()
+        self._normalized[key] = (dial_plan, converters, number)
+        return number
 
     async def _apply_referrals(self, call: Call, ccvs: Mapping) -> bool:
         """Referred-By / Redirected-By (callflow.md 2.2): a known SIP user re-attributes the call,

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "services.config.commands",     # kzvoice config get|set|set-default|set-node|flush
     "gateway_sim.commands",         # kzvoice call
     "gateway_sim.demo",             # kzvoice demo
+    "callflow_svc.bench_command",   # kzvoice bench route
 )
 
 
