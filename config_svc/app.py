@@ -8,7 +8,6 @@ writer, the reader, and the ``sysconf_listener`` consumer.
 from __future__ import annotations
 
 import logging
-import os
 
 from config_svc.announce import Announcer
 from config_svc.listener import SysconfListener
@@ -18,21 +17,6 @@ from config_svc.writes import Writes
 log = logging.getLogger(__name__)
 
 APP_NAME = "config_svc"
-LOCK_VARIABLE = "KZ_SYSTEM_CONFIG_LOCKED"
-
-
-def system_config_locked(settings) -> bool:
-    """``KZ_SYSTEM_CONFIG_LOCKED`` (config.md 3.6).
-
-    Taken from ``Settings.system_config_locked`` when Settings has it; until
-    then from the process environment, read here once at start.
-    """
-    value = getattr(settings, "system_config_locked", None)
-    if value is None:
-        value = os.environ.get(LOCK_VARIABLE, "")
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes")
 
 
 class ConfigService:
@@ -40,7 +24,7 @@ class ConfigService:
 
     def __init__(self, context, *, locked: bool | None = None) -> None:
         self._context = context
-        self._locked = system_config_locked(context.settings) if locked is None else locked
+        self._locked = context.settings.system_config_locked if locked is None else locked
         self.bus = None
         self.reads: Reads | None = None
         self.writes: Writes | None = None

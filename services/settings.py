@@ -53,6 +53,8 @@ class Settings:
     public_url: str = ""
     # seconds to finish in-flight work after SIGTERM
     drain_seconds: float = 25.0
+    # config.md 3.6: refuse writes to system_config (KZ_SYSTEM_CONFIG_LOCKED)
+    system_config_locked: bool = False
     # where our message schemas live (the repository's schemas/ by default)
     schema_dir: str = field(default_factory=lambda: str(Path(__file__).resolve().parent.parent / "schemas"))
 
@@ -118,6 +120,7 @@ class Settings:
             public_url=text("KZ_PUBLIC_URL", ""),
             drain_seconds=number("KZ_DRAIN_SECONDS", 25.0, float),
             schema_dir=text("KZ_SCHEMA_DIR", defaults.schema_dir),
+            system_config_locked=text("KZ_SYSTEM_CONFIG_LOCKED", "false").lower() in ("true", "1", "yes"),
         )
 
     def with_(self, **changes) -> "Settings":
@@ -143,5 +146,6 @@ ENVIRONMENT = (
     ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs"),
     ("KZ_PUBLIC_URL", "http://<host>:<KZ_HTTP_PORT>", "base URL the gateway uses to upload recordings"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
+    ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes config_svc refuse writes to system_config"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )
