@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from callflow_svc import outcomes as o
@@ -149,12 +149,10 @@ class Executor:
         budget = await self.deps.config.max_branch_count()
         while True:
             if self.destroyed or self._usurped.is_set():
-                return self._end(hangup=False)
+                return self._end()
             outcome = await self._launch(node)
-            if isinstance(outcome, (o.Transfer, o.Usurped)):
-                return self._end(hangup=False)
-            if self.destroyed:
-                return self._end(hangup=False)
+            if isinstance(outcome, (o.Transfer, o.Usurped)) or self.destroyed:
+                return self._end()
             if isinstance(outcome, o.Continue):
                 children = children_of(node)
                 child = children.get(outcome.key)
@@ -183,7 +181,7 @@ class Executor:
                     continue
                 if outcome.cause:
                     await self.hangup(outcome.cause)
-                    return self._end(hangup=False)
+                    return self._end()
                 return await self._end_with_hangup()
             return await self._end_with_hangup()        # HardStop (and anything unforeseen)
 
@@ -227,7 +225,7 @@ class Executor:
     async def _end_with_hangup(self) -> None:
         if not self.destroyed:
             await self.hangup()
-        self._end(hangup=False)
+        self._end()
 
-    def _end(self, *, hangup: bool) -> None:
+    def _end(self) -> None:
         self.ended = True

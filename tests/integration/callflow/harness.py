@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from services.bus import codec
-from services.bus.exchanges import CALLCTL, CALLEVT, CALLMGR, CONFIGURATION, KAPPS, TARGETED, Exchange, call_event_key
+from services.bus.exchanges import CALLCTL, CALLEVT, CALLMGR, KAPPS, TARGETED, Exchange, call_event_key
 from services.messages import catalogue
 from services.store import layout
 

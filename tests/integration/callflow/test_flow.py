@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.integration.callflow.harness import ACCOUNT, ACCOUNT_DB, callflow_doc, hex32, put
+from tests.integration.callflow.harness import ACCOUNT, ACCOUNT_DB, callflow_doc, put
 
 pytestmark = pytest.mark.integration
 

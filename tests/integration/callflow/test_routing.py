@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-
 import os
 from pathlib import Path
 
 import pytest
 
 from services.messages.spec import DEFAULT_HEADERS
-from tests.integration.callflow.harness import (ACCOUNT, ACCOUNT_DB, REALM, callflow_doc, hex32, put)
+from tests.integration.callflow.harness import ACCOUNT, REALM, callflow_doc, put
 
 pytestmark = pytest.mark.integration
 

@@ -100,11 +100,9 @@ def test_lowest_numbered_of_equally_long_groups():
 
 
 def test_trailing_non_participating_groups_are_omitted():
-    import re2
     regex = compile_pattern(r"^(1)?(2)?(3)?$")
     assert erlang_groups(regex.search("2"), regex.groups) == ["", "2"]
     assert erlang_groups(regex.search(""), regex.groups) is None
-    del re2
 
 
 def test_ascii_digit_class_and_case_sensitivity():
