@@ -20,7 +20,6 @@ from callflow_svc.listener import CallflowListener
 from callflow_svc.lookup import Lookup
 from callflow_svc.route_req import APP_NAME, RouteReq
 from callflow_svc.route_win import RouteWin
-from services.bus import ReplyQueue
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +51,7 @@ class CallflowService:
             self._config_client = await ConfigClient(bus).start()
         config = CallflowConfig(self._config_client)
         lookup = Lookup(store, self.cache)
-        queue = ReplyQueue(bus.transport, bus.validator, bus.publisher, prefix="callflow_route",
-                           name=route_queue_name(), metrics=bus.metrics, exclusive=False)
+        queue = await bus.reply_queue("callflow_route", name=route_queue_name(), exclusive=False, start=False)
         deps = ExecutorDeps(bus=bus, lookup=lookup, config=config, local_actions=LOCAL_ACTIONS,
                             remote_action=REMOTE_ACTION, remote_modules=self.remote_modules, server_id=queue.name)
         route_win = RouteWin(calls=None, lookup=lookup, config=config, server_id=queue.name)

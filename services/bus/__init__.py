@@ -69,10 +69,13 @@ class Bus:
         self._consumers.append(consumer)
         return consumer
 
-    async def reply_queue(self, prefix: str, *, name: str | None = None) -> ReplyQueue:
+    async def reply_queue(self, prefix: str, *, name: str | None = None, exclusive: bool = True,
+                          start: bool = True) -> ReplyQueue:
+        """A queue of our own on ``targeted``; ``start=False`` lets the caller bind more first."""
         queue = ReplyQueue(self.transport, self.validator, self.publisher, prefix=prefix, name=name,
-                           metrics=self.metrics)
-        await queue.start()
+                           metrics=self.metrics, exclusive=exclusive)
+        if start:
+            await queue.start()
         self._reply_queues.append(queue)
         return queue
 
