@@ -46,7 +46,7 @@ async def runtime(amqp_url):
 
 async def test_each_service_consumer_drops_bad_input_and_keeps_serving(runtime, amqp_url, caplog):
     caplog.set_level(logging.WARNING, logger="services.bus.consumer")
-    queues = sorted({c.queue for bus in runtime.context._buses for c in bus._consumers})
+    queues = sorted({c.queue for bus in runtime.context._buses for c in bus.consumers})
     assert queues, "no consumers found"
     assert any(q.startswith("callflow_route_") for q in queues) and "sysconf_listener" in queues, queues
     connection = await aio_pika.connect(amqp_url)
