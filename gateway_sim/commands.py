@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from services.logging import quiet_for_cli
+from services.settings import redact_url
+
 import argparse
 import asyncio
 import json
@@ -109,7 +112,7 @@ async def _call(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    _quiet_logging(settings.log_level)
+    quiet_for_cli(settings.log_level)
     changes = {"time_scale": args.time_scale, "max_call_seconds": args.timeout,
                "recording_dir": args.recording_dir}
     if args.route_timeout is not None:
@@ -126,12 +129,12 @@ async def _call(args: argparse.Namespace) -> int:
             bus = await asyncio.wait_for(context.bus("freeswitch"), 10)
         except (BusError, OSError, asyncio.TimeoutError) as exc:
             cause = exc.__cause__ or exc
-            raise CommandError(f"broker unreachable at {_redact(settings.amqp_url)} "
+            raise CommandError(f"broker unreachable at {redact_url(settings.amqp_url)} "
                                f"({str(cause) or type(cause).__name__})", EXIT_BROKER) from None
         try:
             store = await context.store()
         except StoreError as exc:
-            raise CommandError(f"store unavailable at {_redact(settings.store_url)} ({exc})", EXIT_FAILED) from None
+            raise CommandError(f"store unavailable at {redact_url(settings.store_url)} ({exc})", EXIT_FAILED) from None
         gateway = Gateway(bus, store, config)
         await gateway.start()
         try:
@@ -156,19 +159,3 @@ async def _call(args: argparse.Namespace) -> int:
         if gateway is not None:
             await gateway.stop()
         await context.close()
-
-
-def _quiet_logging(level: str) -> None:
-    """Library log lines would mix with the transcript; show them only with KZ_LOG_LEVEL=debug."""
-    import logging
-    if level == "debug":
-        from services.logging import configure
-        configure("debug", "text")
-    else:
-        logging.getLogger().addHandler(logging.NullHandler())
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{host}" if at else url

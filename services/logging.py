@@ -87,3 +87,12 @@ def configure(level: str = "info", fmt: str = "text", stream=None) -> None:
     # aio-pika and aiormq are chatty at INFO about reconnect internals
     for noisy in ("aiormq", "aio_pika"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def quiet_for_cli(level: str) -> None:
+    """For command-line tools whose output is the answer: library log lines
+    would break the one-line error rule, so they show only at ``debug``."""
+    if level == "debug":
+        configure("debug", "text")
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())

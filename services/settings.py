@@ -20,6 +20,13 @@ _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _LOG_FORMATS = ("text", "json")
 
 
+def redact_url(url: str) -> str:
+    """A URL without its credentials, for messages a person reads."""
+    scheme, sep, rest = url.partition("://")
+    _creds, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{host}" if at else url
+
+
 class SettingsError(ValueError):
     """An environment variable holds a value kzvoice cannot use."""
 

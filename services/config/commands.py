@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from services.logging import quiet_for_cli
+from services.settings import redact_url
+
 import argparse
 import asyncio
 import json
@@ -186,7 +189,7 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
         settings = Settings.from_env()
     except SettingsError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    _quiet_logging(settings.log_level)
+    quiet_for_cli(settings.log_level)
     context = ServiceContext(settings)
     spec = catalogue.get(spec_key)
     try:
@@ -195,7 +198,7 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
         except (BusError, OSError, asyncio.TimeoutError) as exc:
             cause = exc.__cause__ or exc
             reason = str(cause) or type(cause).__name__
-            raise CommandError(f"broker unreachable at {_redact(settings.amqp_url)} ({reason})",
+            raise CommandError(f"broker unreachable at {redact_url(settings.amqp_url)} ({reason})",
                                EXIT_BROKER) from None
         if spec_key == "sysconf.flush_req":
             await bus.publish(spec, fields)
@@ -235,19 +238,3 @@ def _report(spec_key: str, fields: dict[str, Any], reply) -> int:
     if status == "locked":
         raise CommandError("system_config is locked (KZ_SYSTEM_CONFIG_LOCKED); nothing was stored", EXIT_REFUSED)
     raise CommandError(f"config_svc refused the write: {reply.get('Error-Message') or status}", EXIT_REFUSED)
-
-
-def _quiet_logging(level: str) -> None:
-    """Library log lines would break the one-line error rule; show them only with KZ_LOG_LEVEL=debug."""
-    import logging
-    if level == "debug":
-        from services.logging import configure
-        configure("debug", "text")
-    else:
-        logging.getLogger().addHandler(logging.NullHandler())
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    return f"{scheme}{sep}{host}" if at else url
