@@ -46,6 +46,7 @@ class Bus:
                                    node=node, metrics=metrics)
         self._consumers: list[Consumer] = []
         self._reply_queues: list[ReplyQueue] = []
+        self._draining = False
 
     async def start(self, exchanges: Mapping[str, Exchange] = EXCHANGES) -> None:
         """Connect and declare KAZOO's exchanges with KAZOO's flags."""
@@ -65,7 +66,7 @@ class Bus:
         await self.transport.declare_queue(queue, exclusive=exclusive, auto_delete=auto_delete,
                                            arguments=KAZOO_QUEUE_ARGS if arguments is None else arguments)
         consumer = Consumer(self.transport, self.validator, queue, metrics=self.metrics, prefetch=prefetch,
-                            on_invalid=on_invalid)
+                            on_invalid=on_invalid, on_stop=self._forget)
         self._consumers.append(consumer)
         return consumer
 
@@ -79,6 +80,11 @@ class Bus:
         self._reply_queues.append(queue)
         return queue
 
+    def _forget(self, consumer: Consumer) -> None:
+        """A stopped consumer no longer counts for readiness (per-call consumers come and go)."""
+        if consumer in self._consumers:
+            self._consumers.remove(consumer)
+
     @property
     def consumers(self) -> list[Consumer]:
         """Every consumer of this bus, reply queues' included."""
@@ -86,12 +92,14 @@ class Bus:
 
     @property
     def ready(self) -> bool:
-        return self.transport.is_connected and all(c.running for c in self.consumers)
+        return (not self._draining and self.transport.is_connected
+                and all(c.running for c in self.consumers))
 
     async def stop_consuming(self, drain_timeout: float) -> bool:
         """Cancel every consumer and wait for handlers in flight (SIGTERM drain)."""
+        self._draining = True
         drained = True
-        for consumer in self._consumers:
+        for consumer in list(self._consumers):
             drained = await consumer.stop(drain_timeout) and drained
         return drained
 

@@ -40,13 +40,15 @@ InvalidHook = Callable[[Mapping[str, Any] | None, InvalidMessage], Awaitable[Non
 
 class Consumer:
     def __init__(self, transport: Transport, validator, queue: str, *, metrics=None,
-                 prefetch: int = 64, on_invalid: InvalidHook | None = None) -> None:
+                 prefetch: int = 64, on_invalid: InvalidHook | None = None,
+                 on_stop: Callable[["Consumer"], None] | None = None) -> None:
         self._transport = transport
         self._validator = validator
         self.queue = queue
         self._metrics = metrics
         self._prefetch = prefetch
         self._on_invalid = on_invalid
+        self._on_stop = on_stop
         self._handlers: dict[str, Handler] = {}
         self._default: Handler | None = None
         self._tag: str | None = None
@@ -89,6 +91,9 @@ class Consumer:
 
     async def stop(self, drain_timeout: float = 10.0) -> bool:
         """Stop taking messages and wait for handlers in flight; False if they outlived the timeout."""
+        if self._on_stop is not None:
+            self._on_stop(self)
+            self._on_stop = None
         if self._tag is not None:
             tag, self._tag = self._tag, None
             try:

@@ -271,3 +271,19 @@ async def test_stop_waits_for_handlers_in_flight(make_bus):
     await asyncio.wait_for(started.wait(), 5)
     assert await consumer.stop(drain_timeout=5) is True
     assert finished == ["slow-1"]
+
+
+async def test_a_stopped_consumer_no_longer_counts_for_readiness(make_bus):
+    bus = await make_bus()
+    keep = await bus.consumer("kz-ready-keep", exclusive=True)
+    await keep.start()
+    per_call = await bus.consumer("kz-ready-call", exclusive=True)
+    await per_call.start()
+    assert bus.ready
+    await per_call.stop(drain_timeout=1)
+    assert per_call not in bus.consumers and keep in bus.consumers
+    assert bus.ready
+    not_started = await bus.consumer("kz-ready-late", exclusive=True)
+    assert not bus.ready
+    await not_started.start()
+    assert bus.ready
