@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds per case (default 7)")
     parser.add_argument("--number", type=int, default=20000, help="validations per round (default 20000)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 5000 (a few seconds)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.number = 3, 5000
 
     validator = Validator()
     compile_start = time.perf_counter()
