@@ -6,11 +6,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench bench-quick venv node broker clean help
+.PHONY: demo test test-slow test-fast bench bench-quick venv node broker clean help
 
 help:
 	@echo "make demo   - run the demo (services + gateway simulator, in one process)"
-	@echo "make test   - install, start what the tests need, run every test"
+	@echo "make test   - install, start what the tests need, run the tests (make test-slow: the fault/load suite)"
 	@echo "make bench  - run the benchmarks (make bench-quick for a one-minute version)"
 
 venv: $(STAMP)
@@ -34,7 +34,11 @@ demo: venv
 	$(VENV)/bin/kzvoice demo
 
 test: venv node broker
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+
+# the slower fault and load suite (tests marked `slow`); .ci/run runs it after `make test`
+test-slow: venv node broker
+	$(PY) -m pytest -q -p no:cacheprovider -m slow
 
 test-fast: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/contract
