@@ -109,6 +109,7 @@ class Executor:
         self._usurped = asyncio.Event()
         self._context: ActionContext | None = None
         self.commands_sent = 0
+        self.hangup_sent = False            # a hangup of this channel went out (an action's or ours)
 
     # -- events in ------------------------------------------------------------------------
 
@@ -135,10 +136,17 @@ class Executor:
         sent = await self.deps.bus.publish(catalogue.COMMANDS[application], body, to=self.call.control_queue,
                                            server_id=self.deps.server_id)
         self.commands_sent += 1
+        if application == "hangup" and not is_true(fields.get("Other-Leg-Only")):
+            self.hangup_sent = True
         return sent
 
     async def hangup(self, cause: str | None = None) -> None:
-        """A queued hangup: no Insert-At, so it runs after pending media (callflow.md 3.4)."""
+        """A queued hangup: no Insert-At, so it runs after pending media (callflow.md 3.4).
+
+        Nothing when the channel is already gone or already got its hangup (the ``hangup``
+        module's own): a second one only makes the gateway log "hangup after hangup"."""
+        if self.destroyed or self.hangup_sent:
+            return
         await self.command("hangup", {"Hangup-Cause": cause} if cause else {})
 
     # -- the flow ----------------------------------------------------------------------------
@@ -223,8 +231,7 @@ class Executor:
         return task.result()
 
     async def _end_with_hangup(self) -> None:
-        if not self.destroyed:
-            await self.hangup()
+        await self.hangup()
         self._end()
 
     def _end(self) -> None:
