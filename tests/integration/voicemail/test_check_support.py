@@ -1,0 +1,274 @@
+"""The stage for the check tests (VM-066 ... VM-140): the spec's default fixture of voicemail.md 11
+on the real broker.
+
+* a memory store seeded with account ``acme.example.com``, user ``U``, device ``D``
+  (``dev1``) and box ``B`` (3456, PIN 1234, set up, owned by ``U``);
+* config_svc on that store (so configuration is read the real way), with short
+  ``call_command`` timers so idle menus do not take seconds;
+* the gateway simulator and a router that parks the call, then ``run_check`` on
+  the call with the service's own dependencies (``session.Deps``);
+* taps on ``presence`` (MWI) and ``notifications``.
+
+``Stage.check(script, ...)`` places one call, runs check on it, hangs up and
+returns ``Outcome`` (result, prompts heard, says, commands, MWI seen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from gateway_sim import Endpoint, Gateway, GatewayConfig, Script
+from services.bus import unique_queue_name
+from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+from services.runtime import ServiceContext
+from services.settings import Settings
+from services.store import layout
+from services.store.memory import MemoryStore
+from voicemail_svc.call_control import Timers
+from voicemail_svc.mailbox import CallInfo, Mailboxes
+from voicemail_svc.messages import Messages
+from voicemail_svc.mwi import Mwi
+from voicemail_svc.session import Deps
+
+from tests.integration.voicemail.conftest import Bound, Router, make_bus
+
+ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
+DB = layout.account_db(ACCOUNT)
+REALM = "acme.example.com"
+USER = "699ed7e3d583e2577ac017c575f87262"
+DEVICE = "d509114b66efabf32dfd78dc464b46dd"
+BOX = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+BOX_7000 = "70007000700070007000700070007000"
+STRANGER = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+
+TIMERS = Timers(store_file_tries=2, store_file_timeout_ms=3000, store_file_retry_delay_ms=50)
+FAST_CALL_COMMAND = {"collect_timeout": 400, "interdigit_timeout": 300}
+MEDIA = {"say": 0.5}
+
+
+def box_doc(box_id: str = BOX, mailbox: str = "3456", **fields: Any) -> dict[str, Any]:
+    doc = {"_id": box_id, "name": f"Box {mailbox}", "mailbox": mailbox, "pin": "1234", "is_setup": True,
+           "owner_id": USER}
+    doc.update(fields)
+    return layout.stamp({k: v for k, v in doc.items() if v is not None}, pvt_type="vmbox", db=DB)
+
+
+def message_doc(box_id: str = BOX, *, folder: str = "new", age_s: int = 3600, caller: str | None = "1001",
+                length: int = 4000, timestamp: int | None = None) -> dict[str, Any]:
+    now = layout.now_gregorian()
+    stamp = timestamp if timestamp is not None else now - age_s
+    doc_id = layout.modb_doc_id(stamp)
+    attachment = f"{secrets.token_hex(16)}.mp3"
+    metadata = {"media_id": doc_id, "call_id": secrets.token_hex(8), "from": f"{caller or 'anon'}@{REALM}",
+                "to": f"3456@{REALM}", "length": length, "timestamp": stamp, "folder": folder,
+                "caller_id_name": "Alice"}
+    if caller:
+        metadata["caller_id_number"] = caller
+    doc = {"_id": doc_id, "name": "a message", "source_type": "voicemail", "source_id": box_id,
+           "media_source": "recording", "media_filename": attachment, "utc_seconds": stamp, "metadata": metadata,
+           "_attachments": {attachment: {"content_type": "audio/mpeg", "data": "SUQzAAAA"}}}
+    return layout.stamp(doc, pvt_type="mailbox_message", db=layout.modb_at(ACCOUNT, stamp), now=stamp)
+
+
+@dataclass
+class Outcome:
+    result: Any
+    prompts: list[str]
+    call_result: Any
+    mwi: list[dict]
+    notifications: list[dict]
+    commands: list[dict] = field(default_factory=list)
+
+    def says(self, type_: str | None = None) -> list[str]:
+        return [c.get("Say-Text") for c in self.commands
+                if c.get("Application-Name") == "say" and (type_ is None or c.get("Type") == type_)]
+
+    def count(self, prompt: str) -> int:
+        return self.prompts.count(prompt)
+
+    def before(self, first: str, second: str) -> bool:
+        return first in self.prompts and second in self.prompts[self.prompts.index(first):]
+
+    def box_mwi(self, to: str = f"3456@{REALM}") -> list[dict]:
+        return [b for b in self.mwi if b.get("Event-Name") == "mwi_update" and b.get("To") == to]
+
+
+class Stage:
+    def __init__(self, amqp_url: str, tmp_path) -> None:
+        self.amqp_url = amqp_url
+        self.tmp_path = tmp_path
+        self.store = MemoryStore()
+        self.system: dict[str, dict] = {"call_command": dict(FAST_CALL_COMMAND)}
+        self.keys: dict[str, str] | None = None
+        self.caller_owner: str | None = None          # Owner-ID of the calling endpoint
+        self.caller_id_number = "356"
+        self.kvs: dict[str, Any] = {}
+
+    # -- data ---------------------------------------------------------------------------------
+
+    async def seed(self) -> None:
+        from gateway_sim import seed_account, seed_device, seed_user
+        await seed_account(self.store, ACCOUNT, realm=REALM)
+        await self.store.create_db(layout.SYSTEM_CONFIG_DB)
+        await seed_user(self.store, ACCOUNT, USER, first_name="Ulla")
+        await seed_device(self.store, ACCOUNT, DEVICE, username="dev1", owner_id=USER)
+        await self.put(box_doc())
+
+    async def put(self, doc: dict[str, Any]) -> dict[str, Any]:
+        db = DB
+        if doc.get("pvt_type") == "mailbox_message":
+            db = layout.modb_of_doc_id(ACCOUNT, doc["_id"])
+            await self.store.create_db(db)
+        try:
+            current = await self.store.get(db, doc["_id"])
+            doc = {**doc, "_rev": current["_rev"]}
+        except Exception:
+            doc = {k: v for k, v in doc.items() if k != "_rev"}
+        return await self.store.put(db, doc)
+
+    async def get(self, doc_id: str) -> dict[str, Any]:
+        if "-" in doc_id and doc_id[:6].isdigit():
+            return await self.store.get(layout.modb_of_doc_id(ACCOUNT, doc_id), doc_id)
+        return await self.store.get(DB, doc_id)
+
+    async def box(self, box_id: str = BOX) -> dict[str, Any]:
+        return await self.store.get(DB, box_id)
+
+    def set_system(self, category: str, path: str, value: Any) -> None:
+        section = self.system.setdefault(category, {})
+        *parents, last = path.split(".")
+        for part in parents:
+            section = section.setdefault(part, {})
+        section[last] = value
+
+    async def _write_config(self) -> None:
+        for category, values in self.system.items():
+            await self.store.put(layout.SYSTEM_CONFIG_DB, {"_id": category, "default": values})
+        if self.keys is not None:
+            await self.store.put(layout.SYSTEM_CONFIG_DB, {"_id": "keys", "default": {"voicemail": self.keys}})
+
+    # -- services -------------------------------------------------------------------------------
+
+    async def start(self) -> "Stage":
+        from config_svc.app import build as build_config
+        from services.config.client import ConfigClient
+
+        await self._write_config()
+        settings = Settings(amqp_url=self.amqp_url, store_url="memory://", node="kzvoice@vmtest", zone="local")
+        self.context = ServiceContext(settings, _store=self.store)
+        self.config_svc = build_config(self.context)
+        await self.config_svc.start()
+        self.gw_bus = await make_bus(self.amqp_url, "freeswitch")
+        self.vm_bus = await make_bus(self.amqp_url, "callflow")
+        self.gateway = Gateway(self.gw_bus, self.store, GatewayConfig(
+            recording_dir=str(self.tmp_path / "recordings"), time_scale=0.01, route_timeout=0.6,
+            post_hangup_linger=0.1, max_call_seconds=30.0, media_seconds=MEDIA))
+        await self.gateway.start()
+        self.router = await Router(self.vm_bus, ACCOUNT).start()
+        self.config = await ConfigClient(self.vm_bus).start()
+        self.mwi_seen: list[dict] = []
+        self.notes_seen: list[dict] = []
+        self.taps = await self.vm_bus.consumer(unique_queue_name("check-taps"), exclusive=True)
+        await self.taps.bind(PRESENCE, "mwi_updates.#")
+        await self.taps.bind(PRESENCE, "mwi_unsolicited_updates.#")
+        await self.taps.bind(NOTIFICATIONS, "notifications.voicemail.*")
+
+        async def tap(message) -> None:
+            target = self.mwi_seen if message.spec.category == "presence" else self.notes_seen
+            target.append(dict(message))
+
+        self.taps.on_any(tap)
+        await self.taps.start()
+        self.callflows: dict[str, dict] = {}
+        mailboxes = Mailboxes(self.store, self.config)
+        messages = Messages(self.store)
+        mwi = Mwi(bus=self.vm_bus, mailboxes=mailboxes, messages=messages, config=self.config)
+        self.notify_replies = await self.vm_bus.reply_queue("check-notify")
+        from voicemail_svc.notify import Notifier
+        notifier = Notifier(bus=self.vm_bus, replies=self.notify_replies, messages=messages, mailboxes=mailboxes,
+                            mwi=mwi)
+
+        async def find_callflow(account_id: str, number: str):
+            return self.callflows.get(number)
+
+        from voicemail_svc.check import run_check
+        self.deps = Deps(bus=self.vm_bus, store=self.store, config=self.config, mailboxes=mailboxes,
+                         messages=messages, mwi=mwi, notifier=notifier, uploads=None, spool=None,
+                         find_callflow=find_callflow, check=run_check)
+        return self
+
+    async def stop(self) -> None:
+        await self.taps.stop(1.0)
+        await self.notify_replies.close()
+        await self.config.close()
+        await self.router.stop()
+        await self.gateway.stop()
+        await self.config_svc.stop(1.0)
+        await self.vm_bus.close()
+        await self.gw_bus.close()
+        await self.context.close()
+
+    # -- one call ------------------------------------------------------------------------------------
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(account_id=ACCOUNT, realm=REALM, username="dev1", caller_id_name="Caller",
+                        caller_id_number=self.caller_id_number, device_id=DEVICE,
+                        owner_id=self.caller_owner or "")
+
+    async def check(self, script: Script, *, data: dict[str, Any] | None = None, box=None,
+                    quiet: float = 0.3) -> Outcome:
+        data = {"action": "check", "id": BOX} if data is None else data
+        call = await self.gateway.start_call(endpoint=self.endpoint(), dial="*97", script=script)
+        win = await asyncio.wait_for(self.router.win_for(call.call_id), 5)
+        call_info = {"Call-ID": call.call_id, "Control-Queue": win["Control-Queue"], "Account-ID": ACCOUNT,
+                     "Account-DB": layout.account_db(ACCOUNT, encoded=True), "Language": "en-us",
+                     "Switch-Nodename": self.gateway.node, "Caller-ID-Number": self.caller_id_number,
+                     "Caller-ID-Name": "Caller", "From": f"dev1@{REALM}", "To": f"*97@{REALM}",
+                     "Request": f"*97@{REALM}", "Authorizing-ID": DEVICE, "Authorizing-Type": "device",
+                     "Key-Value-Store": dict(self.kvs)}
+        if self.caller_owner:
+            call_info["Owner-ID"] = self.caller_owner
+        bound = Bound(self.vm_bus, call_info, TIMERS)
+        control = await bound.start()
+        sent: list[dict] = []
+        real_send = control._send
+
+        async def recording_send(application, fields=None, *, insert_at=None):
+            body = await real_send(application, fields, insert_at=insert_at)
+            if application == "queue":
+                sent.extend(c for c in body.get("Commands", []))
+            else:
+                sent.append(body)
+            return body
+
+        control._send = recording_send
+        try:
+            from voicemail_svc.check import run_check
+            result = await asyncio.wait_for(
+                run_check(self.deps, control, CallInfo.from_call(call_info), data, box=box), 60)
+        finally:
+            if not control.hung_up:
+                call.hangup()
+            call_result = await call.finished(timeout=15)
+            await bound.stop()
+        await asyncio.sleep(quiet)          # late MWI and notifications
+        return Outcome(result, list(call_result.prompts), call_result, list(self.mwi_seen),
+                       list(self.notes_seen), sent)
+
+
+@pytest.fixture
+async def stage(amqp_url, tmp_path):
+    s = Stage(amqp_url, tmp_path)
+    await s.seed()
+    yield s
+    if hasattr(s, "context"):
+        await s.stop()
+
+
+def owner(stage: Stage) -> None:
+    stage.caller_owner = USER

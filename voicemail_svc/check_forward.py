@@ -1,0 +1,144 @@
+"""FORWARD (key 3) during playback (voicemail.md 5.8).
+
+The caller names a destination box (the box-number rules of 5.2 with
+``vm-enter_forward_id``, its own budget of ``max_login_attempts``; the source
+box itself is refused), then -- with ``vm_message_forward_type``
+``prepend_forward`` -- may record an introduction.  The copy is a new
+message in the destination box (folder ``new``, ``history`` += source box),
+notified like a new message (``voicemail_new``, after-notify action,
+``voicemail_saved``, MWI of the destination).
+
+The caller's PLAY state moves the source message to ``saved`` whatever
+happens here.
+
+Joining an introduction with the message needs media tooling this service
+does not have, so a prepended forward always takes KAZOO's own fallback for
+a failed join: a plain copy marked ``forward_join_error`` whose
+``Voicemail-Length`` still counts the introduction (docs/deviations.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import replace
+from typing import Any, Mapping
+
+from services.store import layout
+from voicemail_svc.call_control import BEEP, CallControl, CommandFailed, Hangup
+from voicemail_svc.check_greetings import review
+from voicemail_svc.check_menus import ask
+from voicemail_svc.mailbox import Mailbox
+from voicemail_svc.messages import content_type_of, message_name
+from voicemail_svc.notify import StoredMessage, call_fields
+from voicemail_svc.profile import FIXED_KEYS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+
+log = logging.getLogger(__name__)
+
+
+async def _destination(call: CallControl, env, source: Mailbox, profile: Profile) -> Mailbox | None:
+    tries = 1
+    while tries <= profile.max_login_attempts:
+        digits = await ask(call, [call.prompt("vm-enter_forward_id")], profile=profile,
+                           max_digits=profile.max_box_number_length)
+        box = await env.box_by_number(digits) if digits else None
+        if box is not None and box.id != source.id:
+            return box
+        await call.play(call.prompt("menu-invalid_entry"))
+        tries += 1
+    await call.play(call.prompt("vm-forward_abort"))
+    return None
+
+
+async def _prepend_choice(call: CallControl, profile: Profile) -> str:
+    """``record``, ``as_is`` or ``cancel``; the menu repeats on anything else (ours: at most 4 times)."""
+    for _ in range(4):
+        digit = await ask(call, [call.prompt("vm-message_forwarding")], profile=profile)
+        if digit == FIXED_KEYS["prepend_record"]:
+            return "record"
+        if digit == FIXED_KEYS["prepend_as_is"]:
+            return "as_is"
+        if digit == FIXED_KEYS["prepend_cancel"]:
+            return "cancel"
+    return "cancel"
+
+
+async def _record_intro(call: CallControl, env, dest: Mailbox) -> int:
+    """Record and review an introduction; its length in ms."""
+    dest_profile = await env.profile(dest, typed=True)
+    while True:
+        media: list[Any] = [] if dest.flag("skip_instructions") else [call.prompt("vm-record_message")]
+        media.append({"Application-Name": "tones", "Tones": [dict(t) for t in BEEP]})
+        await call.play_many(media)
+        name = f"{os.urandom(16).hex()}.{dest_profile.media_extension}"
+        recorded = await call.record(name, time_limit_s=dest_profile.max_message_length_s,
+                                     silence_threshold=SILENCE_THRESHOLD, silence_hits=SILENCE_HITS)
+        if recorded.hangup:
+            return recorded.length_ms
+        choice = await review(call, dest_profile, recorded.file_path or name)
+        if choice != "record":
+            return recorded.length_ms
+
+
+async def forward_message(call: CallControl, env, source: Mailbox, message: Mapping[str, Any], *,
+                          profile: Profile) -> bool:
+    """True when a copy was delivered."""
+    dest = await _destination(call, env, source, profile)
+    if dest is None:
+        return False
+    intro_ms = 0
+    if profile.forward_type == "prepend_forward":
+        choice = await _prepend_choice(call, profile)
+        if choice == "cancel":
+            return False
+        if choice == "record":
+            intro_ms = await _record_intro(call, env, dest)
+    try:
+        await deliver(call, env, source, dest, message, intro_ms=intro_ms)
+    except (Hangup, CommandFailed):
+        raise
+    except Exception:
+        log.exception("forwarding %s to box %s failed", message.get("_id"), dest.id)
+        return False
+    return True
+
+
+async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, message: Mapping[str, Any], *,
+                  intro_ms: int) -> dict:
+    """5.8 step 5: the copy, its audio, ``vm-forward_confirmed``, then notification and MWI."""
+    account_id = env.account_id
+    original = await env.messages.get(account_id, message["_id"]) or dict(message)
+    now = layout.now_gregorian()
+    new_id = layout.modb_doc_id(now)
+    realm = await env.realm()
+    dest_profile = await env.profile(dest, typed=True)
+    metadata = dict(original.get("metadata") or {})
+    metadata.update({"media_id": new_id, "timestamp": now, "folder": "new", "to": f"{dest.number}@{realm}",
+                     "to_user": dest.number, "to_realm": realm})
+    history = list(original.get("history") or []) + [source.id]
+    doc = {k: v for k, v in original.items() if k not in ("_id", "_rev", "_attachments")}
+    doc.update({"_id": new_id, "source_id": dest.id, "utc_seconds": now, "metadata": metadata, "history": history,
+                "name": message_name(dest.number, now, dest_profile.timezone)})
+    if intro_ms:
+        doc["forward_join_error"] = "the introduction could not be joined to the message"
+    layout.stamp(doc, pvt_type="mailbox_message", db=layout.modb_at(account_id, now), now=now)
+    doc["pvt_created"] = now
+    stored = await env.messages.create(account_id, doc)
+    attachment = original.get("media_filename")
+    if isinstance(attachment, str) and attachment:
+        data = await env.store.get_attachment(layout.modb_of_doc_id(account_id, original["_id"]),
+                                              original["_id"], attachment)
+        await env.messages.attach(account_id, stored["_id"], attachment, data,
+                                  content_type=content_type_of(attachment))
+    await call.play(call.prompt("vm-forward_confirmed"))
+    length = int(metadata.get("length") or 0) + int(intro_ms)
+    info = replace(env.call_info, to_user=dest.number)
+    if env.deps.notifier is not None:
+        await env.deps.notifier.message_stored(StoredMessage(
+            account_id=account_id, box_id=dest.id, message_id=stored["_id"], length_ms=length,
+            call=call_fields(info), after_notify=dest_profile.after_notify,
+            vm_delete_amqp=dest_profile.vm_delete_amqp, transcribe=False,
+            notify_timeout_ms=dest_profile.notify_timeout_ms))
+    else:
+        await env.publish_mwi(dest)
+    return stored
