@@ -184,8 +184,11 @@ class VoicemailListener:
 
     # -- stopping ----------------------------------------------------------------------------
 
-    async def stop(self, drain_timeout: float) -> bool:
-        """Stop taking actions; let running sessions end within ``drain_timeout``; cancel the rest."""
+    async def stop(self, drain_timeout: float, *, close: bool = True) -> bool:
+        """Stop taking actions; let running sessions end within ``drain_timeout``; cancel the rest.
+
+        With ``close=False`` the event queue and the reply queue stay open (work that outlives its
+        session, such as a message upload, still needs the replies) until ``close()``."""
         if self.actions is not None:
             await self.actions.stop(drain_timeout)
         drained = True
@@ -199,8 +202,13 @@ class VoicemailListener:
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending, timeout=5.0)
+        if close:
+            await self.close()
+        return drained
+
+    async def close(self) -> None:
+        """Close the event queue and the reply queue (after ``stop``)."""
         if self.events is not None:
             await self.events.stop(1.0)
         if self.replies is not None:
             await self.replies.close()
-        return drained

@@ -1,41 +1,110 @@
 """One voicemail action on one call: dispatch on ``data["action"]`` (voicemail.md 1).
 
-``compose`` and ``check`` are not implemented yet: both answer the call (as
-the module does before anything else) and return ``continue``, logging that
-nothing more happened.  Any other action does nothing at all and returns
-``continue`` (voicemail.md 1, ``action``).
+``Sessions(deps).run(call, data, call_info)`` is what the listener runs for
+each action: ``compose`` (compose.py), ``check`` (check.py, when present),
+anything else does nothing at all and returns ``continue`` (no answer).
+
+``Deps`` holds what a session may use, built once per service in app.py.
+
+Hand-over to check (the contract between compose and check)
+    ``deps.check`` is ``voicemail_svc.check.run_check`` when that module
+    exists, with the signature::
+
+        async def run_check(deps: Deps, call: CallControl, info: CallInfo,
+                            data: Mapping[str, Any], *, box: Mailbox | None) -> ActionResult
+
+    The ``check`` action calls it with ``box=None`` (answer, resolve, log in).
+    Compose calls it with the box it resolved (voicemail.md 4.1 R1/R2, 4.2
+    and 4.4 login key, 4.5 login key): the call is already answered, login
+    (5.3) runs against that box with ``is_owner`` recomputed, and the
+    end-of-check MWI is for that box.  Without a check module, both answer
+    (if not yet answered) and return ``continue``, logging that check is
+    missing.
+
+``run_session(call, data, call_info)`` without ``deps`` keeps the placeholder
+behaviour (answer, ``continue``) for tools that run the listener alone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Coroutine, Mapping
 
 from services.messages.etf import ActionResult
 from voicemail_svc.call_control import CallControl
+from voicemail_svc.mailbox import CallInfo
 
 log = logging.getLogger(__name__)
 
 CONTINUE = ActionResult("continue")
 
-Action = Callable[[CallControl, Mapping[str, Any], Mapping[str, Any]], Awaitable[ActionResult]]
+Action = Callable[..., Awaitable[ActionResult]]
 
 
-async def _not_implemented(name: str, call: CallControl) -> ActionResult:
-    await call.answer()
-    log.warning("voicemail action %r is not implemented yet: answered and continuing", name)
-    return CONTINUE
+class Background:
+    """Work that outlives its call (a message saved after the result was sent); every task owned here."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task] = set()
+        self.failed = 0
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.failed += 1
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait for running work; cancel what is left after ``timeout``. True when all finished."""
+        if not self._tasks:
+            return True
+        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5.0)
+        return not pending
 
 
-async def compose(call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any]) -> ActionResult:
-    return await _not_implemented("compose", call)
+@dataclass
+class Deps:
+    """What a voicemail session may use (built in app.py)."""
+
+    bus: Any
+    store: Any
+    config: Any                       # services.config.ConfigClient (or None: built-in defaults)
+    mailboxes: Any                    # mailbox.Mailboxes
+    messages: Any                     # messages.Messages
+    mwi: Any                          # mwi.Mwi
+    notifier: Any                     # notify.Notifier
+    uploads: Any                      # upload.UploadServer
+    spool: Any                        # spool.Spool
+    find_callflow: Callable[[str, str], Awaitable[Mapping[str, Any] | None]]   # (account, number) -> doc
+    background: Background = field(default_factory=Background)
+    check: Action | None = None       # see the module docstring
 
 
-async def check(call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any]) -> ActionResult:
-    return await _not_implemented("check", call)
-
-
-ACTIONS: Mapping[str, Action] = {"compose": compose, "check": check}
+def default_check() -> Action | None:
+    """``voicemail_svc.check.run_check`` when the module exists."""
+    try:
+        module = importlib.import_module("voicemail_svc.check")
+    except ModuleNotFoundError as exc:
+        if exc.name == "voicemail_svc.check":
+            return None
+        raise
+    return getattr(module, "run_check", None)
 
 
 def action_name(data: Mapping[str, Any]) -> str:
@@ -44,10 +113,42 @@ def action_name(data: Mapping[str, Any]) -> str:
     return value if isinstance(value, str) and value else "compose"
 
 
-async def run_session(call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any]) -> ActionResult:
-    name = action_name(data)
-    action = ACTIONS.get(name)
-    if action is None:
+async def check_missing(call: CallControl) -> ActionResult:
+    if not call.hung_up:
+        await call.answer()
+    log.warning("voicemail check is not available in this installation: answered and continuing")
+    return CONTINUE
+
+
+class Sessions:
+    """Runs one action per call with the service's dependencies."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def run(self, call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any]) -> ActionResult:
+        name = action_name(data)
+        info = CallInfo.from_call(call_info)
+        if name == "compose":
+            from voicemail_svc.compose import run_compose
+            return await run_compose(self.deps, call, info, data)
+        if name == "check":
+            if self.deps.check is None:
+                return await check_missing(call)
+            return await self.deps.check(self.deps, call, info, data, box=None)
         log.info("unknown voicemail action %r: nothing to do, continuing", name)
         return CONTINUE
-    return await action(call, data, call_info)
+
+
+async def run_session(call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any],
+                      deps: Deps | None = None) -> ActionResult:
+    """Dispatch one action; without ``deps`` compose and check only answer and continue."""
+    if deps is not None:
+        return await Sessions(deps).run(call, data, call_info)
+    name = action_name(data)
+    if name not in ("compose", "check"):
+        log.info("unknown voicemail action %r: nothing to do, continuing", name)
+        return CONTINUE
+    await call.answer()
+    log.warning("voicemail %s without its dependencies: answered and continuing", name)
+    return CONTINUE

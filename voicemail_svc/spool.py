@@ -1,0 +1,236 @@
+"""Never lose a recording (spec README, "Beyond KAZOO"; ours).
+
+A message being saved is announced to the spool (``expect``) before its
+upload URL goes to the gateway.  When the gateway's ``PUT`` arrives
+(``receive``, the upload endpoint's sink), the spool stores the message
+document and its audio attachment at once; if the store fails, it writes both
+into ``spool_dir`` (``<doc id>.json`` and ``<doc id>.audio``, replaced
+atomically) and answers the upload as taken.  An owned background task retries
+every spooled message until it is stored, and then runs ``on_stored`` (the
+notifications and MWI of notify.py) for it.  Storing is idempotent (an
+existing document or attachment is kept), so a retry after a partial success,
+or after a restart, does no harm.  At start the directory is scanned, so
+messages spooled before a restart are stored after it.
+
+API (stable)::
+
+    spool = Spool(settings.spool_dir, messages, on_stored=notifier.message_stored)
+    await spool.start()
+    spool.expect(Pending(account_id=..., doc=doc, attachment=name, stored=StoredMessage(...)))
+    state = await spool.receive(grant, body, content_type)    # "stored" or "spooled"
+    spool.state(doc_id)        # None, "waiting", "stored", "spooled"
+    spool.forget(doc_id)
+    await spool.stop()
+
+"stored" means the caller (compose) runs the notifications itself; "spooled"
+means the spool will, once the message is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping
+
+from voicemail_svc.messages import Messages
+from voicemail_svc.notify import StoredMessage
+from voicemail_svc.upload import Grant
+
+log = logging.getLogger(__name__)
+
+WAITING, STORED, SPOOLED = "waiting", "stored", "spooled"
+PENDING_TTL_S = 3600.0            # forget a pending message whose audio never came
+
+
+@dataclass
+class Pending:
+    account_id: str
+    doc: Mapping[str, Any]
+    attachment: str
+    stored: StoredMessage
+    content_type: str = "audio/mpeg"
+    state: str = WAITING
+    since: float = field(default_factory=time.monotonic)
+
+    @property
+    def doc_id(self) -> str:
+        return self.doc["_id"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"account_id": self.account_id, "doc": dict(self.doc), "attachment": self.attachment,
+                "content_type": self.content_type, "stored": self.stored.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Pending":
+        return cls(account_id=data["account_id"], doc=data["doc"], attachment=data["attachment"],
+                   stored=StoredMessage.from_json(data["stored"]), content_type=data.get("content_type") or
+                   "audio/mpeg", state=SPOOLED)
+
+
+class Spool:
+    def __init__(self, directory: str | os.PathLike, messages: Messages, *,
+                 on_stored: Callable[[StoredMessage], Awaitable[None]], retry_s: float = 2.0,
+                 store_timeout_s: float = 15.0) -> None:
+        self.directory = Path(directory)
+        self._messages = messages
+        self._on_stored = on_stored
+        self.retry_s = retry_s
+        self.store_timeout_s = store_timeout_s
+        self._pending: dict[str, Pending] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._notifying: set[asyncio.Task] = set()
+        self.stored_later = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> "Spool":
+        for meta in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
+            try:
+                pending = Pending.from_json(json.loads(meta.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.error("spool entry %s is unreadable (%s); left in place", meta.name, exc)
+                continue
+            if not self._audio_path(pending.doc_id).exists():
+                log.error("spool entry %s has no audio; left in place", meta.name)
+                continue
+            self._pending[pending.doc_id] = pending
+            log.info("spooled message %s found at start; it will be stored", pending.doc_id)
+        self._task = asyncio.get_running_loop().create_task(self._retry_loop(), name="voicemail-spool")
+        self._task.add_done_callback(self._loop_done)
+        if self.spooled():
+            self._wake.set()
+        return self
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        if self._notifying:
+            await asyncio.wait(self._notifying, timeout=5.0)
+
+    def _loop_done(self, task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("the spool retry loop failed", exc_info=task.exception())
+
+    # -- what compose uses ---------------------------------------------------------------------
+
+    def expect(self, pending: Pending) -> None:
+        self._pending[pending.doc_id] = pending
+        self._expire_waiting()
+
+    def state(self, doc_id: str) -> str | None:
+        pending = self._pending.get(doc_id)
+        return pending.state if pending is not None else None
+
+    def forget(self, doc_id: str) -> None:
+        pending = self._pending.get(doc_id)
+        if pending is not None and pending.state != SPOOLED:
+            del self._pending[doc_id]
+
+    def spooled(self) -> list[str]:
+        return [p.doc_id for p in self._pending.values() if p.state == SPOOLED]
+
+    def _expire_waiting(self) -> None:
+        limit = time.monotonic() - PENDING_TTL_S
+        for doc_id in [d for d, p in self._pending.items() if p.state != SPOOLED and p.since < limit]:
+            del self._pending[doc_id]
+
+    # -- the upload sink -------------------------------------------------------------------------
+
+    async def receive(self, grant: Grant, body: bytes, content_type: str) -> str:
+        """Store an uploaded recording, or spool it when the store fails; raises only if both fail."""
+        pending = self._pending.get(grant.doc_id)
+        if pending is None or pending.attachment != grant.attachment or pending.account_id != grant.account_id:
+            raise LookupError(f"no message is waiting for {grant.doc_id}/{grant.attachment}")
+        if pending.state == SPOOLED:
+            return SPOOLED
+        if content_type and content_type != "application/octet-stream":
+            pending.content_type = content_type
+        try:
+            await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
+        except Exception as exc:
+            log.warning("storing message %s failed (%s); spooling it", pending.doc_id, exc or type(exc).__name__)
+            await asyncio.to_thread(self._write, pending, body)
+            pending.state = SPOOLED
+            self._wake.set()
+            return SPOOLED
+        pending.state = STORED
+        return STORED
+
+    async def _store(self, pending: Pending, body: bytes) -> None:
+        await self._messages.ensure_stored(pending.account_id, pending.doc, pending.attachment, body,
+                                           content_type=pending.content_type)
+
+    # -- files -------------------------------------------------------------------------------------
+
+    def _meta_path(self, doc_id: str) -> Path:
+        return self.directory / f"{doc_id}.json"
+
+    def _audio_path(self, doc_id: str) -> Path:
+        return self.directory / f"{doc_id}.audio"
+
+    def _write(self, pending: Pending, body: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for path, data in ((self._audio_path(pending.doc_id), body),
+                           (self._meta_path(pending.doc_id), json.dumps(pending.to_json()).encode("utf-8"))):
+            tmp = path.with_name(path.name + ".tmp")
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+
+    def _remove(self, doc_id: str) -> None:
+        for path in (self._meta_path(doc_id), self._audio_path(doc_id)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    # -- retries -------------------------------------------------------------------------------------
+
+    async def _retry_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.retry_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            for doc_id in self.spooled():
+                await self.retry(doc_id)
+
+    async def retry(self, doc_id: str) -> bool:
+        """One attempt to store a spooled message; True when it is stored (and notified)."""
+        pending = self._pending.get(doc_id)
+        if pending is None or pending.state != SPOOLED:
+            return False
+        try:
+            body = await asyncio.to_thread(self._audio_path(doc_id).read_bytes)
+            await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
+        except Exception as exc:
+            log.info("spooled message %s still not stored: %s", doc_id, exc or type(exc).__name__)
+            return False
+        await asyncio.to_thread(self._remove, doc_id)
+        del self._pending[doc_id]
+        self.stored_later += 1
+        log.info("spooled message %s stored", doc_id)
+        task = asyncio.get_running_loop().create_task(self._notify(pending.stored), name=f"vm-notify-{doc_id}")
+        self._notifying.add(task)
+        task.add_done_callback(self._notifying.discard)
+        return True
+
+    async def _notify(self, stored: StoredMessage) -> None:
+        try:
+            await self._on_stored(stored)
+        except Exception:
+            log.exception("notifying spooled message %s failed", stored.message_id)
