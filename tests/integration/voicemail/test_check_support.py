@@ -241,7 +241,8 @@ class Stage:
         async def recording_send(application, fields=None, *, insert_at=None):
             body = await real_send(application, fields, insert_at=insert_at)
             if application == "queue":
-                sent.extend(c for c in body.get("Commands", []))
+                # a tail queue runs in reverse list order (bus.md 4.1): record it in playing order
+                sent.extend(reversed(body.get("Commands", [])))
             else:
                 sent.append(body)
             return body
