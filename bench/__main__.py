@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("bench_validation", "bench_config", "bench_store", "bench_route")
+BENCHMARKS = ("bench_validation", "bench_bus", "bench_config", "bench_store", "bench_route")
 
 
 def main(argv: list[str] | None = None) -> int:
