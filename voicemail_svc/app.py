@@ -2,7 +2,8 @@
 
 Dependencies, in the order they are made: a bus connection of its own, the
 store, the config client, a reply queue for ``notify_update`` replies, boxes,
-messages, MWI, the notifier, the spool (with its retry task), the upload
+messages, MWI (with the shared ``mwi_query`` consumer and the MWI re-sent from
+stored state at start, mwi_query.py), the notifier, the spool (with its retry task), the upload
 endpoint (its own small HTTP site: ``KZ_PUBLIC_URL``'s port when it names one,
 else an ephemeral port on ``KZ_HTTP_HOST``), the operator-callflow lookup, the
 session runner, and the listener that takes actions and owns the sessions.
@@ -33,7 +34,7 @@ class VoicemailService:
                  queue: str = ACTIONS_QUEUE, config_client=None, upload_host: str | None = None,
                  upload_port: int = 0, public_url: str | None = None, transcriber=None, check=_UNSET,
                  spool_dir: str | None = None, spool_retry_s: float = 2.0, upload_ttl_s: float | None = None,
-                 store=None) -> None:
+                 store=None, resend_mwi: bool = True, clock=None) -> None:
         self._context = context
         self._timers = timers or Timers()
         self._session = session
@@ -49,6 +50,9 @@ class VoicemailService:
         self._spool_retry_s = spool_retry_s
         self._upload_ttl_s = upload_ttl_s
         self._store = store
+        self._resend_mwi = resend_mwi
+        self._clock = clock
+        self.mwi_queries = None
         self.bus = None
         self.listener: VoicemailListener | None = None
         self.deps: Deps | None = None
@@ -105,17 +109,23 @@ class VoicemailService:
                 return None
             return found.doc
 
+        from voicemail_svc.mwi_query import MwiQueries
+        self.mwi_queries = MwiQueries(bus, mwi, store=store, resend_on_start=self._resend_mwi)
+        await self.mwi_queries.start()
+
         check = default_check() if self._check is _UNSET else self._check
         if check is None:
             log.warning("voicemail check is not installed: the check action and compose's login key only continue")
         return Deps(bus=bus, store=store, config=config, mailboxes=mailboxes, messages=messages, mwi=mwi,
                     notifier=notifier, uploads=uploads, spool=spool, find_callflow=find_callflow,
-                    background=background, check=check)
+                    background=background, check=check, **({"clock": self._clock} if self._clock else {}))
 
     async def stop(self, drain_timeout: float) -> bool:
         drained = True
         if self.listener is not None:
             drained = await self.listener.stop(drain_timeout, close=False)
+        if self.mwi_queries is not None:
+            drained = await self.mwi_queries.stop(drain_timeout) and drained
         if self.deps is not None:
             # messages still being saved need the listener's reply queue (send_http replies)
             drained = await self.deps.background.drain(drain_timeout) and drained

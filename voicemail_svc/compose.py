@@ -324,7 +324,7 @@ async def save_message(deps: "Deps", call: CallControl, info: CallInfo, *, box: 
         log.info("message of %d ms is shorter than %d ms: dropped", length, profile.min_message_size_ms)
         return "dropped"
     doc = new_message_doc(box=box, call=info, attachment=recording.name, length_ms=length,
-                          timezone=profile.timezone)
+                          timezone=profile.timezone, now=deps.clock())
     try:
         doc = await deps.messages.create(info.account_id, doc)
     except Exception as exc:

@@ -108,7 +108,7 @@ class Notifier:
         except BusError as exc:
             log.warning("voicemail_new not sent: %s", exc)
             return None
-        with stream:
+        try:
             try:
                 await self._bus.publish(m.VOICEMAIL_NEW, body, server_id=self._replies.name)
             except Exception as exc:
@@ -131,6 +131,8 @@ class Notifier:
                 status = reply.get("Status")
                 if status in FINAL_STATUSES:
                     return status
+        finally:
+            stream.close()
 
     async def voicemail_saved(self, fields: Mapping[str, Any]) -> None:
         body = {k: v for k, v in fields.items() if k != "Voicemail-Transcription"}

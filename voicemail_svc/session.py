@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Coroutine, Mapping
 
 from services.messages.etf import ActionResult
+from services.store import layout
 from voicemail_svc.call_control import CallControl
 from voicemail_svc.mailbox import CallInfo
 
@@ -94,6 +95,7 @@ class Deps:
     find_callflow: Callable[[str, str], Awaitable[Mapping[str, Any] | None]]   # (account, number) -> doc
     background: Background = field(default_factory=Background)
     check: Action | None = None       # see the module docstring
+    clock: Callable[[], int] = layout.now_gregorian    # "now" of new messages, Gregorian seconds
 
 
 def default_check() -> Action | None:

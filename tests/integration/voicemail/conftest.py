@@ -233,6 +233,41 @@ async def set_account_config(store, ids: Ids, category: str, values: dict) -> No
     await put_doc(store, ids.db, {"_id": f"configs_{category}", **values}, "account_config")
 
 
+ALL_DTMF = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "0", "#")
+
+# short menu timers (real milliseconds) so idle menus do not take seconds
+FAST_CALL_COMMAND = {"collect_timeout": 400, "interdigit_timeout": 300}
+
+
+async def seed_messages(store, ids: Ids, count: int, *, folder: str = "new", box_id: str | None = None,
+                        age_s: int = 3600, audio: bool = True) -> list[dict]:
+    """``count`` stored messages (with audio unless told) in the box, in this month's database."""
+    import base64
+    box_id = box_id or ids.box
+    when = layout.now_gregorian() - age_s
+    modb = layout.modb_at(ids.account, when)
+    await store.create_db(modb)
+    docs = []
+    for _ in range(count):
+        doc_id = layout.modb_doc_id(when)
+        name = f"{secrets.token_hex(16)}.mp3"
+        doc = {"_id": doc_id, "name": "seeded", "source_type": "voicemail", "source_id": box_id,
+               "media_filename": name,
+               "metadata": {"media_id": doc_id, "folder": folder, "timestamp": when, "length": 1000,
+                            "from": "1001@acme.example.com", "to": "3456@acme.example.com"}}
+        if audio:
+            doc["_attachments"] = {name: {"content_type": "audio/mpeg",
+                                          "data": base64.b64encode(b"audio").decode()}}
+        layout.stamp(doc, pvt_type="mailbox_message", db=modb, now=when)
+        docs.append(await store.put(modb, doc))
+    return docs
+
+
+async def add_callflow(store, ids: Ids, numbers: list[str], flow: dict) -> dict:
+    return await put_doc(store, ids.db, {"_id": secrets.token_hex(16), "numbers": numbers, "flow": flow},
+                         "callflow")
+
+
 def validate_message_doc(doc: dict) -> None:
     """A stored message against KAZOO's mailbox_message.json (which describes the message metadata)."""
     path = KAZOO_SCHEMAS / "mailbox_message.json"
@@ -309,7 +344,7 @@ class ComposeEnv:
         await config.start()
         self.services.append(config)
         options = dict(timers=FAST_TIMERS, upload_host="127.0.0.1", spool_retry_s=0.2, check=self.check,
-                       transcriber=self.transcriber)
+                       transcriber=self.transcriber, resend_mwi=False)
         options.update(vm_options)
         self.voicemail = build_voicemail(self.context, **options)
         await self.voicemail.start()
@@ -482,12 +517,14 @@ async def vm_env(amqp_url, tmp_path, ids):
                       **vm_options) -> ComposeEnv:
         store = store if store is not None else MemoryStore()
         await seed_default(store, ids, box=box, account=account)
-        for category, values in (system or {}).items():
+        system = dict(system or {})
+        system["call_command"] = {**FAST_CALL_COMMAND, **system.get("call_command", {})}
+        for category, values in system.items():
             await set_system_config(store, category, values)
         for category, values in (account_config or {}).items():
             await set_account_config(store, ids, category, values)
         if seed is not None:
-            await seed(store)
+            await seed(store, ids)
         env = ComposeEnv(amqp_url, tmp_path, store, ids)
         env.transcriber = transcriber
         envs.append(env)
