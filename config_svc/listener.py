@@ -17,7 +17,6 @@ from config_svc.reads import Reads
 from config_svc.writes import ERROR, Writes
 from services.bus import exchanges as x
 from services.config.paths import MISSING, InvalidKey, to_path
-from services.config.wire import publish_reply
 from services.messages import catalogue
 from services.messages.spec import Message
 
@@ -92,7 +91,7 @@ class SysconfListener:
                 reply["Error-Message"] = f"Account-ID {account_field!r} names no account"
             elif not await self._reads.account_exists(account_id):
                 reply["Error-Message"] = f"account {account_id} does not exist"
-        await publish_reply(self._bus, GET_RESP.key, reply, to=message.server_id)
+        await self._bus.publish(GET_RESP, reply, to=message.server_id)
 
     # -- set_req ---------------------------------------------------------------------------
 
@@ -129,7 +128,7 @@ class SysconfListener:
             reply["Error-Message"] = error
         if account_field:
             reply["Account-ID"] = account_field
-        await publish_reply(self._bus, SET_RESP.key, reply, to=message.server_id)
+        await self._bus.publish(SET_RESP, reply, to=message.server_id)
 
     # -- flush_req ---------------------------------------------------------------------------
 

@@ -21,9 +21,6 @@ from services.messages.spec import MessageSpec
 log = logging.getLogger(__name__)
 
 _KEEP_EMPTY = frozenset(("Server-ID", "Msg-ID"))
-# Top-level fields carried verbatim: a sysconf ``Value`` is data, where ``""`` and
-# JSON null are meaningful (config.md 2.4: a stored "" is answered; 4.4: null deletes).
-_VERBATIM = frozenset(("Value",))
 
 
 def new_msg_id() -> str:
@@ -31,14 +28,20 @@ def new_msg_id() -> str:
     return os.urandom(16).hex()
 
 
-def strip_empty(value: Any, *, top: bool = True) -> Any:
+def strip_empty(value: Any, *, keep: tuple[str, ...] = (), top: bool = True) -> Any:
     """Drop keys whose value is ``None`` or ``""`` (recursively); ``[]``, ``{}``, 0 and false stay.
 
-    A top-level ``Value`` is left exactly as given (see ``_VERBATIM``)."""
+    Top-level keys named in ``keep`` (a spec's data fields) are left exactly as given."""
     if isinstance(value, dict):
-        return {k: (v if top and k in _VERBATIM else strip_empty(v, top=False)) for k, v in value.items()
-                if (v is not None and v != "") or (top and k in _KEEP_EMPTY and v is not None)
-                or (top and k in _VERBATIM)}
+        out = {}
+        for k, v in value.items():
+            if top and k in keep:
+                out[k] = v
+            elif v is not None and v != "":
+                out[k] = strip_empty(v, top=False)
+            elif top and k in _KEEP_EMPTY and v is not None:
+                out[k] = v
+        return out
     if isinstance(value, list):
         return [strip_empty(v, top=False) for v in value]
     return value
@@ -71,7 +74,7 @@ class Publisher:
         body.update(fields)
         if not body.get("Msg-ID"):
             body["Msg-ID"] = new_msg_id()
-        body = strip_empty(body)
+        body = strip_empty(body, keep=spec.data_fields)
         self._validator.validate(spec, body)
         return body
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from services.bus import BusError, exchanges as x, unique_queue_name
-from services.config import coerce, wire
+from services.config import coerce
 from services.config.paths import MISSING, Path, to_path, to_wire_key
 from services.messages import catalogue
 from services.messages.spec import Message
@@ -103,7 +103,7 @@ class ConfigClient:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> "ConfigClient":
-        self._replies = await wire.reply_queue(self._bus, "config-client")
+        self._replies = await self._bus.reply_queue("config-client")
         events = await self._bus.consumer(unique_queue_name("config-events"), exclusive=True, auto_delete=True)
         for binding in EVENT_BINDINGS:
             await events.bind(x.CONFIGURATION, binding)

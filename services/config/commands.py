@@ -11,7 +11,6 @@ import json
 import sys
 from typing import Any
 
-from services.config import wire
 from services.config.paths import InvalidKey, split_dotted, to_wire_key
 from services.store import layout
 
@@ -208,7 +207,7 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
             bus.publisher.build(spec, fields)
         except InvalidMessage as exc:
             raise CommandError(f"invalid request: {exc}", EXIT_USAGE) from None
-        replies = await wire.reply_queue(bus, "kzvoice-config")
+        replies = await bus.reply_queue("kzvoice-config")
         try:
             reply = await replies.request(spec, fields, timeout=timeout)
         except RequestTimeout:

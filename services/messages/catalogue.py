@@ -397,6 +397,7 @@ SYSCONF_GET_RESP = _declare(MessageSpec(
     required=("Category", "Key", "Value"), optional=("Node", "Account-ID"),
     schema="sysconf.get_resp.json", kazoo_schema="kapi.sysconf.get_resp.json",
     description="the value read, or \"undefined\" (config.md 4.3)",
+    data_fields=("Value",),
 ))
 
 SYSCONF_SET_REQ = _declare(MessageSpec(
@@ -405,6 +406,7 @@ SYSCONF_SET_REQ = _declare(MessageSpec(
     required=("Category", "Key", "Value"), optional=("Node-Specific", "Node", "Account-ID"),
     schema="sysconf.set_req.json", kazoo_schema="kapi.sysconf.set_req.json",
     description="write a config value; Value null deletes (config.md 4.4)",
+    data_fields=("Value",),
 ))
 
 SYSCONF_SET_RESP = _declare(MessageSpec(
@@ -413,6 +415,7 @@ SYSCONF_SET_RESP = _declare(MessageSpec(
     required=("Category", "Key", "Value"), optional=("Status", "Error-Message", "Node", "Account-ID"),
     schema="sysconf.set_resp.json", kazoo_schema="kapi.sysconf.set_resp.json",
     description="outcome of a write, with our Status (config.md 4.4)",
+    data_fields=("Value",),
 ))
 
 SYSCONF_FLUSH_REQ = _declare(MessageSpec(

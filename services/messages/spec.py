@@ -49,6 +49,9 @@ class MessageSpec:
     kazoo_schema: str | None = None  # KAZOO's schema of the same message, for the contract test
     mandatory: bool = False        # AMQP mandatory flag (action.execute, doc_type_update)
     call_event: bool = False       # publish with the ``call-id`` AMQP header
+    # top-level fields that are data, not envelope: sent exactly as given, so an
+    # empty string or null survives (a sysconf ``Value``, config.md 2.4 and 4.4)
+    data_fields: tuple[str, ...] = ()
     description: str = ""
 
     @property
