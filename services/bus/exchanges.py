@@ -140,6 +140,11 @@ def doc_binding(database: str = "*", doc_type: str = "*", doc_id: str = "*", act
     return ".".join(parts)
 
 
+def doc_type_update_key(doc_type: str) -> str:
+    """``configuration.doc_type_update.<type>``; KAZOO appends the type without encoding it."""
+    return f"configuration.doc_type_update.{doc_type}"
+
+
 def db_update_key(action: str, database: str) -> str:
     return f"db_{action}.{database}.database.{database}"
 

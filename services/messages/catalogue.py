@@ -143,8 +143,7 @@ def _db_update_key(event_name: str) -> RoutingKey:
 
 
 def _doc_type_update_key(body: Mapping[str, Any], _dest: str | None) -> str:
-    # KAZOO kapi_conf:doc_type_update_routing_key/1: the type is appended as is.
-    return f"configuration.doc_type_update.{_field(body, 'Type', 'doc_type_update')}"
+    return x.doc_type_update_key(_field(body, 'Type', 'doc_type_update'))
 
 
 def _switch_command_key(body: Mapping[str, Any], _dest: str | None) -> str:
