@@ -111,7 +111,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
     report = DemoReport()
     say = (lambda text: None) if as_json else out
     say(f"kzvoice demo: bus {settings.amqp_url.split('@')[-1]}, store {settings.store_url}")
-    say(f"services: {', '.join(name for name, _ in runtime._factories)}")
+    say(f"services: {', '.join(runtime.service_names)}")
 
     store = await runtime.context.store()
     await seed(store)
@@ -126,7 +126,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
         replies = await operator.reply_queue("demo-operator")
 
         # 1. the operator's config change, answered by config_svc
-        if "config" in dict(runtime._factories):
+        if "config" in runtime.service_names:
             say("\n== operator: kzvoice config set-default callflow dialog_subscribed_mwi_prefix '*98'")
             reply = await replies.request(catalogue.SYSCONF_SET_REQ,
                                           {"Category": "callflow", "Key": "dialog_subscribed_mwi_prefix",

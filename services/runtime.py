@@ -172,6 +172,11 @@ class Runtime:
         self._stopping = asyncio.Event()
 
     @property
+    def service_names(self) -> list[str]:
+        """The services this runtime runs, in start order."""
+        return [name for name, _ in self._factories]
+
+    @property
     def ready(self) -> bool:
         return bool(self.services) and all(s.ready for s in self.services)
 
