@@ -32,7 +32,7 @@ class VoicemailService:
 
     def __init__(self, context, *, timers: Timers | None = None, session: SessionRunner | None = None,
                  queue: str = ACTIONS_QUEUE, config_client=None, upload_host: str | None = None,
-                 upload_port: int = 0, public_url: str | None = None, transcriber=None, check=_UNSET,
+                 upload_port: int | None = None, public_url: str | None = None, transcriber=None, check=_UNSET,
                  spool_dir: str | None = None, spool_retry_s: float = 2.0, upload_ttl_s: float | None = None,
                  store=None, resend_mwi: bool = True, clock=None) -> None:
         self._context = context

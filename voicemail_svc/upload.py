@@ -131,16 +131,16 @@ Sink = Callable[[Grant, bytes, str], Awaitable[object]]
 class UploadServer:
     """A small aiohttp site taking the gateway's ``PUT`` of recordings."""
 
-    def __init__(self, *, secret: str | bytes | None, sink: Sink, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, *, secret: str | bytes | None, sink: Sink, host: str = "127.0.0.1", port: int | None = None,
                  public_url: str = "", ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
+        """``port=None``: the port of ``public_url`` when it names one, else an ephemeral port."""
         self.tokens = UploadTokens(secret, clock=clock)
         self._sink = sink
         self._public_url = public_url.rstrip("/")
         self._host = host
+        if port is None:
+            port = (urlsplit(public_url).port if public_url else None) or 0
         self._port = port
-        if public_url and not port:
-            explicit = urlsplit(public_url).port
-            self._port = explicit or 0
         self.ttl_s = ttl_s
         self._runner: web.AppRunner | None = None
         self.base_url = ""

@@ -330,6 +330,7 @@ class ComposeEnv:
         self.notify_status: str | None = "completed"
         self.notifications: list[Message] = []
         self.presence: list[Message] = []
+        self.seen: list[Message] = []            # notifications and presence, in arrival order
         self.services: list = []
         self.check = CheckSpy()
         self.transcriber = None
@@ -395,6 +396,7 @@ class ComposeEnv:
             future.set_result(win)
 
     async def _on_watch(self, message: Message) -> None:
+        self.seen.append(message)
         if message.spec.category == "presence":
             self.presence.append(message)
             return
@@ -474,6 +476,19 @@ class ComposeEnv:
             if layout.is_modb(name) and layout.to_account_id(name) == self.ids.account:
                 found += await self.store.vm_messages(name, box_id, folder=folder)
         return found
+
+    async def listen(self, exchange, routing_key: str) -> list[Message]:
+        """Messages arriving on an exact binding (to check a routing key)."""
+        got: list[Message] = []
+        consumer = await self.bus.consumer(unique_queue_name("exact"), exclusive=True)
+        await consumer.bind(exchange, routing_key)
+
+        async def keep(message: Message) -> None:
+            got.append(message)
+
+        consumer.on_any(keep)
+        await consumer.start()
+        return got
 
     def named(self, name: str) -> list[Message]:
         return [n for n in self.notifications + self.presence if n.spec.name == name]
