@@ -78,7 +78,8 @@ class Compose:
         self.box: Mailbox | None = None
         self.profile: Profile = Profile()
         self.recording: Recording | None = None
-        self.message_left = False
+        self.message_count = 0                # new + saved at entry (the full-box check)
+        self.message_left = False             # KAZOO's call flag; not carried back to the executor
         self.states: dict[State, Callable[[], Awaitable[Step]]] = {
             State.ENTRY: self.entry,
             State.GREET: self.greet,
@@ -172,7 +173,12 @@ class Compose:
             items.append(self.prompt(prompts.RECORD_MESSAGE))
         marker = await self.call.queue_media(items)
         try:
-            key = await self.call.collect(1, timeout_ms=0, terminators=(), marker=marker, flush_on_digit=True)
+            # no waiting once the audio ended; call_command.application_timeout guards the audio itself
+            key = await asyncio.wait_for(
+                self.call.collect(1, timeout_ms=0, terminators=(), marker=marker, flush_on_digit=True),
+                self.profile.application_timeout_ms / 1000.0)
+        except asyncio.TimeoutError:
+            key = ""
         except CommandFailed as exc:
             log.info("greeting failed: %s", exc)
             return CONTINUE
@@ -211,7 +217,7 @@ class Compose:
         assert self.box is not None
         await self.deps.notifier.voicemail_full(account_id=self.info.account_id, box_id=self.box.id,
                                                 max_count=self.profile.max_message_count,
-                                                count=getattr(self, "message_count", 0),
+                                                count=self.message_count,
                                                 account_db=self.info.account_db)
         groups: list[list] = []
         if self.profile.play_greeting_intro:
