@@ -59,6 +59,14 @@ def named(objects: Iterable[dict], kind: str, name: str) -> dict:
     raise KeyError(f"no {kind} {name}")
 
 
+def workload(objects: Iterable[dict], name: str) -> dict:
+    """The Deployment or StatefulSet called ``name``."""
+    for o in objects:
+        if o["kind"] in ("Deployment", "StatefulSet") and o["metadata"]["name"] == name:
+            return o
+    raise KeyError(f"no workload {name}")
+
+
 def pod_templates(objects: Iterable[dict]) -> list[tuple[dict, dict]]:
     """(workload, pod template) of every Deployment and StatefulSet."""
     return [(o, o["spec"]["template"]) for o in objects if o["kind"] in ("Deployment", "StatefulSet")]

@@ -21,7 +21,7 @@ import pytest
 
 from services.settings import ENVIRONMENT, Settings
 from tests.unit.k8s.manifests import (CUSTOM_KINDS, KUSTOMIZATIONS, OVERLAYS, container_env, named, of_kind,
-                                      pod_templates, prestop_seconds, render, selects, service_modules)
+                                      pod_templates, prestop_seconds, render, selects, service_modules, workload)
 
 KUBERNETES_VERSIONS = ("1.28.0", "1.33.0")
 KZ_NAMES = {name for name, _default, _meaning in ENVIRONMENT}
@@ -148,7 +148,7 @@ def test_each_service_runs_its_own_module(name):
     objects = render(name)
     modules = service_modules()
     for deployment, module in SERVICES.items():
-        container = named(objects, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+        container = workload(objects, deployment)["spec"]["template"]["spec"]["containers"][0]
         assert container["args"] == [module]
         assert module in modules, f"{module} has no __main__"
         assert "command" not in container, "the image's ENTRYPOINT (python -m) runs the module"
@@ -187,7 +187,7 @@ def test_probes_use_the_services_own_endpoints(name):
     objects = render(name)
     port = int(named(objects, "ConfigMap", "kzvoice-env")["data"]["KZ_HTTP_PORT"])
     for deployment in SERVICES:
-        container = named(objects, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]
+        container = workload(objects, deployment)["spec"]["template"]["spec"]["containers"][0]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["http"] == port
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
@@ -199,7 +199,7 @@ def test_probes_use_the_services_own_endpoints(name):
 def test_grace_period_covers_prestop_and_drain(name):
     objects = render(name)
     for deployment in SERVICES:
-        spec = named(objects, "Deployment", deployment)["spec"]["template"]["spec"]
+        spec = workload(objects, deployment)["spec"]["template"]["spec"]
         container = spec["containers"][0]
         drain = float(container_env(container)["KZ_DRAIN_SECONDS"])
         needed = prestop_seconds(container) + drain + GRACE_MARGIN_S
@@ -209,16 +209,31 @@ def test_grace_period_covers_prestop_and_drain(name):
 
 def test_voicemail_drains_longer_in_production():
     def drain(name):
-        container = named(render(name), "Deployment", "kzvoice-voicemail")["spec"]["template"]["spec"]["containers"][0]
+        container = workload(render(name), "kzvoice-voicemail")["spec"]["template"]["spec"]["containers"][0]
         return float(container_env(container)["KZ_DRAIN_SECONDS"])
     assert drain("production") > drain("base")
+
+
+@pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
+def test_voicemail_spool_survives_the_pod(name):
+    # voicemail_svc/spool.py rescans its directory at start: it must be the same volume after a reschedule
+    objects = render(name)
+    voicemail = workload(objects, "kzvoice-voicemail")
+    assert voicemail["kind"] == "StatefulSet"
+    container = voicemail["spec"]["template"]["spec"]["containers"][0]
+    spool_dir = named(objects, "ConfigMap", "kzvoice-env")["data"]["KZ_SPOOL_DIR"]
+    mount = next(m for m in container["volumeMounts"] if m["mountPath"] == spool_dir)
+    assert mount["name"] in {c["metadata"]["name"] for c in voicemail["spec"]["volumeClaimTemplates"]}
+    assert voicemail["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain",
+                                                                           "whenScaled": "Retain"}
+    assert named(objects, "Service", voicemail["spec"]["serviceName"])
 
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
 def test_voicemail_upload_port_is_its_own(name):
     # voicemail_svc's upload site binds KZ_PUBLIC_URL's port; it must not collide with KZ_HTTP_PORT
     objects = render(name)
-    container = named(objects, "Deployment", "kzvoice-voicemail")["spec"]["template"]["spec"]["containers"][0]
+    container = workload(objects, "kzvoice-voicemail")["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     public = container_env(container)["KZ_PUBLIC_URL"]
     assert re.fullmatch(rf"http://\$\(POD_IP\):{ports['upload']}", public), public
@@ -290,9 +305,10 @@ def test_autoscalers_own_the_replica_count(name):
     scaled = {h["spec"]["scaleTargetRef"]["name"]: h for h in of_kind(objects, "HorizontalPodAutoscaler")}
     assert set(scaled) == {"kzvoice-callflow", "kzvoice-voicemail"}
     for target, hpa in scaled.items():
-        deployment = named(objects, "Deployment", target)
-        assert hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+        deployment = workload(objects, target)
+        assert hpa["spec"]["scaleTargetRef"]["kind"] == deployment["kind"]
         assert "replicas" not in deployment["spec"], f"{target}: an applied replicas field fights the HPA"
+        assert hpa["spec"]["scaleTargetRef"]["apiVersion"] == deployment["apiVersion"]
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
         # CPU utilisation needs a CPU request to be measured against
         assert deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
