@@ -9,7 +9,9 @@ notified like a new message (``voicemail_new``, after-notify action,
 ``voicemail_saved``, MWI of the destination).
 
 The caller's PLAY state moves the source message to ``saved`` whatever
-happens here.
+happens here, except when the prepend menu reaches its loop limit (ours, spec
+README): then the session ends with ``vm-goodbye`` and the message is left as
+it was.
 
 Joining an introduction with the message needs media tooling this service
 does not have, so a prepended forward always takes KAZOO's own fallback for
@@ -19,6 +21,7 @@ a failed join: a plain copy marked ``forward_join_error`` whose
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 from dataclasses import replace
@@ -31,7 +34,7 @@ from voicemail_svc.check_menus import ask
 from voicemail_svc.mailbox import Mailbox
 from voicemail_svc.messages import content_type_of, message_name
 from voicemail_svc.notify import StoredMessage, call_fields
-from voicemail_svc.profile import FIXED_KEYS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+from voicemail_svc.profile import FIXED_KEYS, MAIN_MENU_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,13 @@ async def _destination(call: CallControl, env, source: Mailbox, profile: Profile
 
 
 async def _prepend_choice(call: CallControl, profile: Profile) -> str:
-    """``record``, ``as_is`` or ``cancel``; the menu repeats on anything else (ours: at most 4 times)."""
-    for _ in range(4):
+    """``record``, ``as_is``, ``cancel``, or ``goodbye`` after four menus with no valid key.
+
+    KAZOO repeats this menu without limit; the spec README gives it the main menu's
+    limit (four invalid or empty tries, then ``vm-goodbye`` and MWI), which the
+    caller (PLAY, then the check session) carries out.
+    """
+    for _ in range(MAIN_MENU_LOOPS):
         digit = await ask(call, [call.prompt("vm-message_forwarding")], profile=profile)
         if digit == FIXED_KEYS["prepend_record"]:
             return "record"
@@ -60,7 +68,7 @@ async def _prepend_choice(call: CallControl, profile: Profile) -> str:
             return "as_is"
         if digit == FIXED_KEYS["prepend_cancel"]:
             return "cancel"
-    return "cancel"
+    return "goodbye"
 
 
 async def _record_intro(call: CallControl, env, dest: Mailbox) -> int:
@@ -80,17 +88,24 @@ async def _record_intro(call: CallControl, env, dest: Mailbox) -> int:
             return recorded.length_ms
 
 
+class Forwarded(enum.Enum):
+    DELIVERED = "delivered"
+    NOT_DELIVERED = "not_delivered"     # aborted, cancelled or failed: PLAY goes on (5.8 step 6)
+    GOODBYE = "goodbye"                 # the prepend menu's loop limit: the session ends with vm-goodbye
+
+
 async def forward_message(call: CallControl, env, source: Mailbox, message: Mapping[str, Any], *,
-                          profile: Profile) -> bool:
-    """True when a copy was delivered."""
+                          profile: Profile) -> Forwarded:
     dest = await _destination(call, env, source, profile)
     if dest is None:
-        return False
+        return Forwarded.NOT_DELIVERED
     intro_ms = 0
     if profile.forward_type == "prepend_forward":
         choice = await _prepend_choice(call, profile)
+        if choice == "goodbye":
+            return Forwarded.GOODBYE
         if choice == "cancel":
-            return False
+            return Forwarded.NOT_DELIVERED
         if choice == "record":
             intro_ms = await _record_intro(call, env, dest)
     try:
@@ -99,8 +114,8 @@ async def forward_message(call: CallControl, env, source: Mailbox, message: Mapp
         raise
     except Exception:
         log.exception("forwarding %s to box %s failed", message.get("_id"), dest.id)
-        return False
-    return True
+        return Forwarded.NOT_DELIVERED
+    return Forwarded.DELIVERED
 
 
 async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, message: Mapping[str, Any], *,

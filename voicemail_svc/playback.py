@@ -8,7 +8,8 @@ It keeps ``remaining`` (R of 5.6: the current message is its head) and
 * ``COMPLETE``: no message left, or ``return_main_menu``: back to MAIN;
 * ``ENDED``: hangup, a failed command, or a callback (``result`` carries the
   ``continue_with_flow``);
-* ``GOODBYE``: the menu loop limit (ours: KAZOO has none, spec README).
+* ``GOODBYE``: the loop limit of the message menu or of the prepend-forward
+  menu (ours: KAZOO has none, spec README).
 
 Keys are matched in 10.2's order: keep, forward, delete, return_main_menu,
 replay, prev, next, rewind, fastforward, callback.  Folder changes are
@@ -152,10 +153,12 @@ class Player:
             self._advance(push=True)
             return None, None
         if digit == FIXED_KEYS["message_forward"]:
-            from voicemail_svc.check_forward import forward_message
+            from voicemail_svc.check_forward import Forwarded, forward_message
 
             await call.flush()
-            await forward_message(call, self.env, self.box, current, profile=self.profile)
+            forwarded = await forward_message(call, self.env, self.box, current, profile=self.profile)
+            if forwarded is Forwarded.GOODBYE:
+                return None, Played(PlayOutcome.GOODBYE)
             await self._move(current, "saved")
             self._advance(push=True)
             if not self.remaining:

@@ -265,3 +265,18 @@ async def test_vm_111_box_switch_alone_leaves_5_and_8_as_terminators(stage):
     assert plays
     for play in plays:
         assert "5" in play["Terminators"] and "8" in play["Terminators"]
+
+
+async def test_message_menu_gives_up_after_four_invalid_entries(stage):
+    """Spec README (defects we fix): the message menu has the main menu's limit; KAZOO loops forever."""
+    owner(stage)
+    msg = await stage.put(message_doc())
+    await stage.start()
+    out = await stage.check(Script().on_prompt("vm-main_menu", press="1")
+                            .on_prompt("vm-message_menu", press="#", times=2))
+    assert out.count("vm-message_menu") == 4
+    assert out.count("menu-invalid_entry") == 3
+    assert out.prompts[-1] == "vm-goodbye"
+    assert out.box_mwi()
+    assert out.result.kind == "continue"
+    assert (await stage.get(msg["_id"]))["metadata"]["folder"] == "new"

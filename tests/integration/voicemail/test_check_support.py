@@ -9,8 +9,11 @@ on the real broker.
   the call with the service's own dependencies (``session.Deps``);
 * taps on ``presence`` (MWI) and ``notifications``.
 
-``Stage.check(script, ...)`` places one call, runs check on it, hangs up and
-returns ``Outcome`` (result, prompts heard, says, commands, MWI seen).
+``Stage.check(script, ...)`` places one call, runs check on it (or, when
+``data`` names another action, that action through ``session.Sessions``),
+hangs up and returns ``Outcome`` (result, prompts heard, says, commands, MWI
+and notifications seen).  ``voicemail_new`` is answered ``completed``
+(``Stage.notify_status``), as the spec's default notifier does.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pytest
 from gateway_sim import Endpoint, Gateway, GatewayConfig, Script
 from services.bus import unique_queue_name
 from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+from services.messages.catalogue import NOTIFY_UPDATE
 from services.runtime import ServiceContext
 from services.settings import Settings
 from services.store import layout
@@ -108,6 +112,7 @@ class Stage:
         self.caller_owner: str | None = None          # Owner-ID of the calling endpoint
         self.caller_id_number = "356"
         self.kvs: dict[str, Any] = {}
+        self.notify_status: str | None = "completed"
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -130,6 +135,10 @@ class Stage:
         except Exception:
             doc = {k: v for k, v in doc.items() if k != "_rev"}
         return await self.store.put(db, doc)
+
+    async def add_callflow(self, numbers: list[str], flow: dict[str, Any]) -> dict[str, Any]:
+        doc = {"_id": secrets.token_hex(16), "numbers": list(numbers), "flow": flow}
+        return await self.put(layout.stamp(doc, pvt_type="callflow", db=DB))
 
     async def get(self, doc_id: str) -> dict[str, Any]:
         if "-" in doc_id and doc_id[:6].isdigit():
@@ -181,10 +190,13 @@ class Stage:
         async def tap(message) -> None:
             target = self.mwi_seen if message.spec.category == "presence" else self.notes_seen
             target.append(dict(message))
+            # the notifier of voicemail.md 11: voicemail_new gets a notify_update (``completed``)
+            if message.spec.name == "voicemail_new" and self.notify_status and message.server_id:
+                await self.vm_bus.publish(NOTIFY_UPDATE, {"Msg-ID": message.msg_id, "Status": self.notify_status},
+                                          to=message.server_id)
 
         self.taps.on_any(tap)
         await self.taps.start()
-        self.callflows: dict[str, dict] = {}
         mailboxes = Mailboxes(self.store, self.config)
         messages = Messages(self.store)
         mwi = Mwi(bus=self.vm_bus, mailboxes=mailboxes, messages=messages, config=self.config)
@@ -193,8 +205,14 @@ class Stage:
         notifier = Notifier(bus=self.vm_bus, replies=self.notify_replies, messages=messages, mailboxes=mailboxes,
                             mwi=mwi)
 
+        # what app.py gives sessions: the operator lookup, which refuses no_match
+        from callflow_svc.cache import RoutingCache
+        from callflow_svc.lookup import Lookup
+        lookup = Lookup(self.store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0))
+
         async def find_callflow(account_id: str, number: str):
-            return self.callflows.get(number)
+            found = await lookup.find(account_id, number)
+            return None if found is None or found.is_no_match else found.doc
 
         from voicemail_svc.check import run_check
         self.deps = Deps(bus=self.vm_bus, store=self.store, config=self.config, mailboxes=mailboxes,
@@ -250,8 +268,12 @@ class Stage:
         control._send = recording_send
         try:
             from voicemail_svc.check import run_check
-            result = await asyncio.wait_for(
-                run_check(self.deps, control, CallInfo.from_call(call_info), data, box=box), 60)
+            from voicemail_svc.session import Sessions, action_name
+            if action_name(data) == "check":
+                running = run_check(self.deps, control, CallInfo.from_call(call_info), data, box=box)
+            else:
+                running = Sessions(self.deps).run(control, data, call_info)
+            result = await asyncio.wait_for(running, 60)
         finally:
             if not control.hung_up:
                 call.hangup()
