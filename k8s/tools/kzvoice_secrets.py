@@ -88,7 +88,7 @@ def secret(name: str, namespace: str | None, data: Mapping[str, str]) -> dict[st
 
 
 def make_passwords(users: list[str], given: Mapping[str, str]) -> dict[str, str]:
-    return {user: given.get(user) or secrets.token_urlsafe(24) for user in users}
+    return {user: given.get(user) or secrets.token_hex(24) for user in users}
 
 
 def build(*, namespace: str | None, rabbitmq_host: str = "rabbitmq", rabbitmq_port: int | None = None,

@@ -69,7 +69,7 @@ def k8s_broker(broker):
     vhost = scratch_vhost(broker)
     prefix = f"k8s{secrets.token_hex(4)}-"
     definitions = scoped(load_definitions(), vhost=vhost, prefix=prefix)
-    passwords = {u["name"]: secrets.token_urlsafe(18) for u in definitions["users"]}
+    passwords = {u["name"]: secrets.token_hex(16) for u in definitions["users"]}  # no leading "-" for rabbitmqctl
     parts = urllib.parse.urlsplit(broker.base_url)
     scoped_broker = ScopedBroker(vhost=vhost, prefix=prefix, host=parts.hostname or "127.0.0.1",
                                  port=parts.port or 5672, guest_url=guest_url(broker, vhost),
