@@ -3,9 +3,9 @@
 ``run_config`` returns ``(ConfigOutcome, box)``:
 
 * ``MAIN``: ``return_main_menu``, or key 5 when CONFIG was entered from MAIN;
-* ``GOODBYE``: the selection limit, or key 5 when CONFIG was entered straight
-  from login (KAZOO crashes on both; spec README: ``vm-goodbye``, MWI,
-  ``continue``);
+* ``GOODBYE``: the selection limit, key 5 when CONFIG was entered straight
+  from login, or an unknown key in the announcement-only menu (KAZOO crashes
+  on all three; spec README: ``vm-goodbye``, MWI, ``continue``);
 * ``STOP``: a hangup while changing the PIN, or on entering the menu;
 * ``EXIT``: a hangup or error at the menu prompt (MWI, ``continue``);
 * ``END``: a greeting review abandoned (``vm-deleted`` was played).
@@ -128,4 +128,9 @@ async def run_config(call: CallControl, env, box: Mailbox, *, profile: Profile,
                 log.info("announcement toggle refused: %s", problem)
             selections = 1
             continue
+        if announcement:
+            # KAZOO's announcement-mode menu has no clause for other keys and crashes;
+            # the spec README ends it like the loop limit (vm-goodbye, MWI, continue)
+            log.info("unknown key %r in the announcement-only config menu: goodbye", digit)
+            return ConfigOutcome.GOODBYE, box
         selections += 1
