@@ -71,7 +71,14 @@ class MwiQueries:
 
 
 async def resend_stored(store, mwi) -> int:
-    """``box_update`` for every box of every account that has new or saved messages."""
+    """``box_update`` for every box of every account that has new or saved messages.
+
+    Boxes are read with a ``Mailboxes`` of our own on ``store`` (``Mwi`` keeps its
+    box reader private; ``get`` needs no configuration).
+    """
+    from voicemail_svc.mailbox import Mailboxes
+
+    mailboxes = Mailboxes(store)
     sent = 0
     for db in await store.list_dbs():
         if not layout.is_account_db(db):
@@ -81,7 +88,7 @@ async def resend_stored(store, mwi) -> int:
             doc = row.get("doc") or {}
             if doc.get("pvt_type") != "vmbox" or doc.get("pvt_deleted"):
                 continue
-            box = await mwi._mailboxes.get(account_id, doc["_id"])
+            box = await mailboxes.get(account_id, doc["_id"])
             if box is None:
                 continue
             counts = await mwi.box_counts(box)

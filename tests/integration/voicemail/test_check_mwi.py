@@ -161,3 +161,21 @@ async def test_vm_139_mwi_query_for_a_device_username(vm_env, ids):
     assert all(u["To"] == f"dev1@{VM_REALM}" for u in updates)
     assert (updates[0]["Messages-New"], updates[0]["Messages-Saved"]) == (3, 1)
     assert env.named("mwi_update") == []
+
+
+async def test_mwi_is_resent_from_stored_state(stage):
+    """Beyond KAZOO (spec README policy 4): at start the service re-sends the box MWI of every box
+    with messages (``mwi_query.resend_stored``); boxes without messages stay quiet."""
+    from voicemail_svc.mwi_query import resend_stored
+
+    await stage.put(box_doc(BOX_7000, mailbox="7000"))           # no messages
+    await stage.put(message_doc())
+    await stage.put(message_doc(folder="saved", age_s=10))
+    await stage.start()
+    assert await resend_stored(stage.store, stage.deps.mwi) == 1
+    for _ in range(100):
+        if [u for u in stage.mwi_seen if u.get("Event-Name") == "mwi_update"]:
+            break
+        await asyncio.sleep(0.05)
+    updates = [u for u in stage.mwi_seen if u.get("Event-Name") == "mwi_update"]
+    assert [(u["To"], u["Messages-New"], u["Messages-Saved"]) for u in updates] == [(f"3456@{REALM}", 1, 1)]
