@@ -446,13 +446,18 @@ def test_rabbitmq_config_keys_exist_in_rabbitmq(rabbit_schema_keys):
 
 @pytest.fixture(scope="module")
 def rabbit_schema_keys():
-    """rabbitmq.conf keys of the RabbitMQ installed here (its cuttlefish schema)."""
-    import glob
-    files = glob.glob("/usr/lib/rabbitmq/lib/rabbitmq_server-*/plugins/rabbit-*/priv/schema/rabbit.schema")
-    if not files:
-        pytest.skip("no local RabbitMQ installation to read rabbitmq.conf keys from")
-    text = open(sorted(files)[-1], encoding="utf-8").read()
-    return set(re.findall(r'\{mapping, "([^"]+)"', text))
+    """rabbitmq.conf keys of the local RabbitMQ (the cuttlefish schema in its rabbit app's priv dir)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    if not shutil.which("rabbitmqctl"):
+        pytest.skip("no local RabbitMQ to read rabbitmq.conf keys from")
+    done = subprocess.run(["rabbitmqctl", "-q", "eval", "code:priv_dir(rabbit)."], capture_output=True, text=True,
+                          timeout=60)
+    schema = Path(done.stdout.strip().strip('"')) / "schema" / "rabbit.schema"
+    if done.returncode != 0 or not schema.is_file():
+        pytest.skip(f"the local RabbitMQ did not tell where its schema is: {done.stderr.strip()}")
+    return set(re.findall(r'\{mapping, "([^"]+)"', schema.read_text(encoding="utf-8")))
 
 
 # ---- the dashboard ConfigMap --------------------------------------------------------------------
