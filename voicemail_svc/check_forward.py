@@ -120,7 +120,12 @@ async def forward_message(call: CallControl, env, source: Mailbox, message: Mapp
 
 async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, message: Mapping[str, Any], *,
                   intro_ms: int) -> dict:
-    """5.8 step 5: the copy, its audio, ``vm-forward_confirmed``, then notification and MWI."""
+    """5.8 step 5: the copy, its audio, ``vm-forward_confirmed``, then notification and MWI.
+
+    The notification (``voicemail_new``, the destination's after-notify action,
+    ``voicemail_saved``, MWI of the destination) runs in the service's background
+    tasks: the caller does not wait for the notifier.
+    """
     account_id = env.account_id
     original = await env.messages.get(account_id, message["_id"]) or dict(message)
     now = layout.now_gregorian()
@@ -149,11 +154,13 @@ async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, messag
     length = int(metadata.get("length") or 0) + int(intro_ms)
     info = replace(env.call_info, to_user=dest.number)
     if env.deps.notifier is not None:
-        await env.deps.notifier.message_stored(StoredMessage(
+        # voicemail_new waits for the notifier (up to notify_publisher_timeout_ms): in the
+        # background, so the caller goes on with the next message instead of waiting in silence
+        env.deps.background.spawn(env.deps.notifier.message_stored(StoredMessage(
             account_id=account_id, box_id=dest.id, message_id=stored["_id"], length_ms=length,
             call=call_fields(info), after_notify=dest_profile.after_notify,
             vm_delete_amqp=dest_profile.vm_delete_amqp, transcribe=False,
-            notify_timeout_ms=dest_profile.notify_timeout_ms))
+            notify_timeout_ms=dest_profile.notify_timeout_ms)), name=f"vm-forward-notify-{stored['_id']}")
     else:
         await env.publish_mwi(dest)
     return stored

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway_sim import Script
@@ -224,3 +226,24 @@ async def test_prepend_menu_gives_up_after_four_menus_with_goodbye_and_mwi(stage
     assert out.result.kind == "continue"
     assert await messages_in(stage, BOX_7000) == []
     assert (await stage.get(msg["_id"]))["metadata"]["folder"] == "new"
+
+
+async def test_forward_does_not_wait_for_the_notifier(stage):
+    """A notifier that never answers ``voicemail_new`` must not keep the caller waiting in silence:
+    the caller is back in the menus before the notification exchange ends, which it still does."""
+    owner(stage)
+    stage.notify_status = None                                     # nobody answers voicemail_new
+    stage.set_system("notify", "notify_publisher_timeout_ms", 3000)
+    await with_box_7000(stage)
+    msg = await stage.put(message_doc())
+    await stage.start()
+    out = await stage.check(play_then("3").on_prompt("vm-enter_forward_id", press="7000#")
+                            .on_prompt("vm-main_menu", hangup=True))
+    assert out.before("vm-forward_confirmed", "vm-main_menu")
+    assert [n for n in out.notifications if n.get("Event-Name") == "voicemail_saved"] == []
+    assert (await stage.get(msg["_id"]))["metadata"]["folder"] == "saved"
+    # the exchange times out in the background, then voicemail_saved and the destination's MWI follow
+    assert await stage.deps.background.drain(15.0)
+    await asyncio.sleep(0.3)
+    assert [n["Voicemail-Box"] for n in stage.notes_seen if n.get("Event-Name") == "voicemail_saved"] == [BOX_7000]
+    assert [u for u in stage.mwi_seen if u.get("To") == f"7000@{REALM}"]
