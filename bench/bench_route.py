@@ -16,6 +16,11 @@ Measured the same way for both sides (publish on ``callmgr``, reply on
 * latency with one request in flight: p50 (and p99);
 * throughput with 64 requests in flight.
 
+Besides, callflow_svc's own share, without the broker: the route_req handler
+run in process on pre-decoded messages, its route_resp built and validated but
+not sent (best and median of a few rounds, microseconds per request).  Steadier
+than the round trips on a busy machine, so a change to the routing path shows.
+
 The raw side is a bare aio-pika consumer that decodes the JSON and publishes a
 fixed park reply: what the transport alone costs.  The last line is::
 
@@ -165,6 +170,59 @@ async def raw_responder(url: str):
     return conn
 
 
+# ---- callflow_svc's own share --------------------------------------------------------------------
+
+class _BuildOnly:
+    """A bus that builds and validates what it is asked to publish, and sends nothing."""
+
+    def __init__(self, bus) -> None:
+        self._bus = bus
+
+    async def publish(self, spec, fields, *, to=None, server_id=None) -> dict:
+        return self._bus.publisher.build(spec, fields, server_id=server_id)
+
+
+async def handler_cost(context, store, count: int, rng: random.Random) -> list[float]:
+    """Microseconds per route_req in ``RouteReq.handle``, per round (warm caches, no broker)."""
+    from callflow_svc.cache import RoutingCache
+    from callflow_svc.calls import Calls
+    from callflow_svc.config import CallflowConfig
+    from callflow_svc.lookup import Lookup
+    from callflow_svc.route_req import RouteReq
+    from services.config.client import ConfigClient
+    from services.messages import catalogue
+    from services.messages.spec import Message
+
+    bus = await context.bus("bench-handler")
+    client = await ConfigClient(bus).start()
+    calls = Calls(None, None)
+    route_req = RouteReq(bus=_BuildOnly(bus), lookup=Lookup(store, RoutingCache()), config=CallflowConfig(client),
+                         calls=calls, store=store, server_id="callflow_route_bench")
+    requester = Client("")
+    requester.queue_name = "bench-gw"
+    key = f"route.req.audio.{ACCOUNT}"
+
+    def messages(n: int) -> list:
+        return [Message(catalogue.ROUTE_REQ, requester.request(dialled(rng), "audio"), routing_key=key)
+                for _ in range(n)]
+
+    try:
+        for message in messages(count):                  # fill the caches
+            await route_req.handle(message)
+        rounds = []
+        for _ in range(7):
+            batch = messages(count)
+            started = time.perf_counter()
+            for message in batch:
+                await route_req.handle(message)
+            rounds.append((time.perf_counter() - started) / count * 1e6)
+            await calls.drain(0)                         # the route_win timers of this round
+        return rounds
+    finally:
+        await calls.drain(0)
+        await client.close()
+
+
 # ---- measuring -------------------------------------------------------------------------------------
 
 async def latency(client: Client, resource_type: str, count: int, rng: random.Random) -> list[float]:
@@ -227,6 +285,7 @@ async def main_async(args) -> int:
         for _ in range(3):
             raw_tp.append(await throughput(client, RAW_TYPE, args.total // 3, rng))
             ours_tp.append(await throughput(client, "audio", args.total // 3, rng))
+        handler = await handler_cost(context, store, args.handler_count, rng)
     finally:
         await client.close()
         await raw_conn.close()
@@ -241,6 +300,8 @@ async def main_async(args) -> int:
           f"raw p50 {raw_p50:.3f} ms, p99 {pct(raw, 0.99) * 1000:.3f} ms")
     print(f"throughput, {IN_FLIGHT} in flight ({args.total // 3} requests x 3): {tp:.0f}/s; raw {raw_tp_best:.0f}/s "
           f"(runs: ours {', '.join(f'{x:.0f}' for x in ours_tp)}; raw {', '.join(f'{x:.0f}' for x in raw_tp)})")
+    print(f"handler, in process without the broker ({args.handler_count} requests x {len(handler)}): "
+          f"best {min(handler):.1f} us, median {statistics.median(handler):.1f} us per route_req")
     print(f"targets: ratio R1 <= {TARGET_R1} {'met' if r1 <= TARGET_R1 else 'MISSED'}, "
           f"R2 >= {TARGET_R2} {'met' if r2 >= TARGET_R2 else 'MISSED'}")
     print(f"route: p50 {p50:.3f} ms (raw {raw_p50:.3f} ms, ratio {r1:.2f}), throughput@{IN_FLIGHT} {tp:.0f}/s "
@@ -254,12 +315,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=2000, help="requests per side for latency")
     parser.add_argument("--total", type=int, default=6000, help="requests per side for throughput")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up requests per side")
+    parser.add_argument("--handler-count", type=int, default=2000,
+                        help="requests per round for the in-process handler cost")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
 
 
 def run(args) -> int:
     if args.quick:
-        args.count, args.total, args.warmup = 200, 640, 50
+        args.count, args.total, args.warmup, args.handler_count = 200, 640, 50, 500
     return asyncio.run(main_async(args))
 
 
