@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 ROUTED_RESOURCE_TYPES = ("audio", "video")
 AUTHORIZING_TYPES = frozenset(("account", "user", "device", "mobile", "callforward", "clicktocall", "click2call",
                                "conference", "resource", "sys_info"))
+# an Authorizing-ID of these types names a document of the call's own account (ours: a route_req whose
+# Account-ID and authorizing endpoint disagree is forged or broken, and is not routed)
+ENDPOINT_TYPES = {"device": "device", "mobile": "device", "user": "user"}
 SYS_INFO_DELAY = 0.5
 APP_NAME = "callflow"
 APP_VERSION = "4.0.0"
@@ -103,6 +106,12 @@ class RouteReq:
         auth_type = ccvs.get("Authorizing-Type")
         if auth_type is not None and auth_type not in AUTHORIZING_TYPES:
             raise Ignored(f"Authorizing-Type {auth_type!r} is not routed")
+
+        auth_id = _text(ccvs.get("Authorizing-ID"))
+        if auth_id is not None and auth_type in ENDPOINT_TYPES:
+            endpoint = await self._lookup.doc(account_id, auth_id)
+            if endpoint is None or endpoint.get("pvt_type") != ENDPOINT_TYPES[auth_type]:
+                raise Ignored(f"Authorizing-ID {auth_id} is no {auth_type} of account {account_id}")
 
         account_doc = await self._lookup.account_doc(account_id)
         dialled = req["Request"].split("@", 1)[0]
