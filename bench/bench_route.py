@@ -75,6 +75,9 @@ async def seed(store) -> None:
     await store.init_db()
     await store.create_db(db)
     await store.put(db, {"_id": ACCOUNT, "pvt_type": "account", "name": "bench", "realm": REALM})
+    # the calling device of every route_req (callflow_svc routes only endpoints of the account)
+    await store.put(db, {"_id": "d" * 32, "pvt_type": "device", "name": "bench phone",
+                         "sip": {"method": "password", "username": "356", "password": "x"}})
     flow = {"module": "answer", "data": {}}
     docs = [{"_id": uuid.uuid4().hex, "pvt_type": "callflow", "numbers": [number_of(i)], "patterns": [],
              "flow": flow} for i in range(NUMBERS)]
