@@ -214,3 +214,22 @@ async def test_unknown_key_in_announcement_mode_says_goodbye(stage):
     assert out.prompts == ["vm-settings_menu_announcement_on", "vm-goodbye"]
     assert out.box_mwi()
     assert out.result.kind == "continue"
+
+
+async def test_a_too_short_greeting_is_discarded_and_the_previous_one_kept(stage):
+    """Spec README (defects we fix): a greeting shorter than ``min_message_size`` (500 ms) is not
+    pointed to; the previous greeting stays and no media document is written."""
+    owner(stage)
+    previous = await media_doc(stage, media_source="recording")
+    await stage.put(box_doc(media={"unavailable": previous["_id"]}))
+    await stage.start()
+    before = {row["id"] for row in await stage.store.all_docs(DB)}
+    script = to_config(("vm-settings_menu", "1")).on_record_start(speak=0.2, press="#")
+    out = await stage.check(script.on_prompt("vm-review_recording", press="1")
+                            .on_prompt("vm-settings_menu", hangup=True))
+    stops = [e for e in out.call_result.events if e.get("Event-Name") == "RECORD_STOP"]
+    assert len(stops) == 1 and int(stops[0]["Length"]) < 500
+    assert out.before("vm-review_recording", "vm-saved")
+    assert (await stage.box())["media"]["unavailable"] == previous["_id"]
+    assert await stage.get(previous["_id"]) == previous
+    assert {row["id"] for row in await stage.store.all_docs(DB)} == before
