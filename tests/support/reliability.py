@@ -185,3 +185,32 @@ async def box_messages(store, account_id: str, box_id: str) -> list[dict]:
         if layout.is_modb(name) and layout.to_account_id(name) == account_id:
             found += await store.vm_messages(name, box_id)
     return found
+
+
+class Watcher:
+    """Records MWI updates and voicemail notifications (with arrival times), and answers
+    ``voicemail_new`` with ``notify_update`` ``completed`` as KAZOO's notification app does."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.seen: list[tuple[float, Any]] = []
+
+    async def start(self) -> "Watcher":
+        from services.bus import unique_queue_name
+        from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+        consumer = await self.bus.consumer(unique_queue_name("watch"), exclusive=True)
+        await consumer.bind(PRESENCE, "mwi_updates.#")
+        await consumer.bind(NOTIFICATIONS, "notifications.voicemail.*")
+        consumer.on_any(self._keep)
+        await consumer.start()
+        return self
+
+    async def _keep(self, message) -> None:
+        from services.messages import catalogue as m
+        self.seen.append((time.monotonic(), message))
+        if message.spec.name == "voicemail_new" and message.server_id:
+            await self.bus.publish(m.NOTIFY_UPDATE, {"Msg-ID": message.msg_id, "Status": "completed"},
+                                   to=message.server_id)
+
+    def named(self, name: str) -> list:
+        return [msg for _, msg in self.seen if msg.spec.name == name]
