@@ -131,3 +131,14 @@ def test_each_entry_point_becomes_ready_and_stops_cleanly(image, tmp_path, modul
     # the image's KZ_LOG_FORMAT=json: one JSON object a line, ending with the drain
     lines = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert any(line["msg"].startswith("stop requested; draining") for line in lines), output
+
+
+def test_the_operator_tool_and_the_init_step_run_from_the_image(image, tmp_path):
+    # `kzvoice config …` (toolbox, Job) and `kzvoice db init` (config_svc's init container)
+    env = image_env(image, KZ_STORE_URL="memory://")
+    help_text = subprocess.run([sys.executable, "-m", "services.cli", "config", "--help"], cwd=tmp_path, env=env,
+                               capture_output=True, text=True, timeout=60)
+    assert help_text.returncode == 0 and "set-default" in help_text.stdout, help_text.stderr
+    init = subprocess.run([sys.executable, "-m", "services.cli", "db", "init"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0 and "store ready" in init.stdout, init.stderr
