@@ -5,10 +5,13 @@ SQLite store in a temporary folder -- so it needs no broker.  Setting
 ``KZ_AMQP_URL`` / ``KZ_STORE_URL`` explicitly runs the same demo on a real
 broker or store.
 
-It seeds a sample account (a user, a desk phone, callflows), then shows:
+It seeds a sample account (two users with desk phones, a mailbox, callflows), then shows:
 
 1. an operator setting a system default over the bus (``kzvoice config set-default``);
-2. calls placed by scripted callers, each printed as a transcript;
+2. calls placed by scripted callers, each printed as a transcript: a welcome line;
+   Bob leaving Ann a message (box 1000); Ann hearing it with ``*97``; Bob logging
+   in with ``*98`` and the box number; Ann with the feature code ``*981000``;
+   the MWI updates and the ``voicemail_new`` notification they cause;
 3. a callflow edited in the store, announced on ``configuration``, routing the
    very next call differently (cache flush);
 4. a number nobody routes, rejected the way KAZOO's gateway rejects it.
@@ -34,6 +37,11 @@ DEVICE = "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
 CF_HELLO = "c0000000000000000000000000002000"
 CF_VOICEMAIL = "c00000000000000000000000000000a7"
 CF_VM_PATTERN = "c000000000000000000000000000a98e"
+CF_VM_ASK = "c000000000000000000000000000a980"
+CF_LEAVE = "c0000000000000000000000000001000"
+BOX = "b0c0000000000000000000000000b0c1"
+BOB = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
+BOB_DEVICE = "d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1d1"
 
 
 def _callflow(doc_id: str, *, numbers=(), patterns=(), flow: dict, name: str) -> dict[str, Any]:
@@ -55,10 +63,19 @@ async def seed(store) -> None:
     await seed_account(store, ACCOUNT, realm=REALM, name="Demo Telecom", language="en-us")
     await seed_user(store, ACCOUNT, USER, first_name="Ann", last_name="Smith", caller_id_number="356")
     await seed_device(store, ACCOUNT, DEVICE, username="user_356", owner_id=USER, name="Ann's desk phone")
+    await seed_user(store, ACCOUNT, BOB, first_name="Bob", last_name="Jones", caller_id_number="357")
+    await seed_device(store, ACCOUNT, BOB_DEVICE, username="user_357", owner_id=BOB, name="Bob's desk phone")
     db = layout.account_db(ACCOUNT)
+    await _upsert(store, db, layout.stamp({"_id": BOX, "name": "Ann's mailbox", "mailbox": "1000", "pin": "1234",
+                                           "owner_id": USER, "is_setup": True, "timezone": "Europe/London"},
+                                          pvt_type="vmbox", db=db))
     for doc in (
         _callflow(CF_HELLO, numbers=["2000"], flow=HELLO_FLOW, name="welcome line"),
-        _callflow(CF_VOICEMAIL, numbers=["*97"], name="check voicemail",
+        _callflow(CF_LEAVE, numbers=["1000"], name="Ann's voicemail",
+                  flow={"module": "voicemail", "data": {"action": "compose", "id": BOX}}),
+        _callflow(CF_VOICEMAIL, numbers=["*97"], name="check my voicemail",
+                  flow={"module": "voicemail", "data": {"action": "check", "single_mailbox_login": True}}),
+        _callflow(CF_VM_ASK, numbers=["*98"], name="check a mailbox (asks for the number)",
                   flow={"module": "voicemail", "data": {"action": "check"}}),
         _callflow(CF_VM_PATTERN, patterns=[r"^\*98(\d+)$"], name="check a given box",
                   flow={"module": "voicemail", "data": {"action": "check"}}),
@@ -100,6 +117,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
     from gateway_sim.gateway import Gateway
     from gateway_sim.scripts import Script
     from services.bus import exchanges as x
+    from services.bus import unique_queue_name
     from services.messages import catalogue
     from services.runtime import Runtime
     from services.store import layout
@@ -124,6 +142,32 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
         await gateway.start()
         operator = await runtime.context.bus("kzvoice-cli")
         replies = await operator.reply_queue("demo-operator")
+        mwi_seen: list[dict[str, Any]] = []
+        lamps = await operator.consumer(unique_queue_name("demo-mwi"), exclusive=True)
+        await lamps.bind(x.PRESENCE, "mwi_updates.#")
+
+        async def on_mwi(message) -> None:
+            mwi_seen.append({"to": message["To"], "new": message["Messages-New"], "saved": message["Messages-Saved"],
+                             "blf": message.get("Extended-Presence-ID")})
+            say(f"   [presence] MWI for {message['To']}: {message['Messages-New']} new, "
+                f"{message['Messages-Saved']} saved" + (f" (BLF {message['Extended-Presence-ID']})"
+                                                        if message.get("Extended-Presence-ID") else ""))
+        lamps.on(catalogue.MWI_UPDATE, on_mwi)
+        await lamps.start()
+
+        # the notifications app (KAZOO's teletype): acknowledges voicemail_new as delivered
+        notifier = await operator.consumer(unique_queue_name("demo-notifier"), exclusive=True)
+        await notifier.bind(x.NOTIFICATIONS, "notifications.voicemail.*")
+
+        async def on_voicemail_new(message) -> None:
+            say(f"   [notify] voicemail_new: box id {message.get('Voicemail-Box')} from "
+                f"{message.get('Caller-ID-Number') or message.get('From-User')}, "
+                f"{int(message.get('Voicemail-Length') or 0) // 1000} s; e-mail would go out here")
+            if message.server_id:
+                await operator.publish(catalogue.NOTIFY_UPDATE, {"Msg-ID": message.msg_id, "Status": "completed"},
+                                       to=message.server_id)
+        notifier.on(catalogue.VOICEMAIL_NEW, on_voicemail_new)
+        await notifier.start()
 
         # 1. the operator's config change, answered by config_svc
         if "config" in runtime.service_names:
@@ -138,9 +182,9 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
             say(f"   get_resp: Value={reply.get('Value')!r}")
             report.add("config", {"set": "*98", "read_back": reply.get("Value")})
 
-        async def call(title: str, dial: str, script: Script | None = None) -> None:
+        async def call(title: str, dial: str, script: Script | None = None, device: str = DEVICE) -> None:
             say(f"\n== call: {title} (dials {dial})")
-            result = await gateway.place_call(account_id=ACCOUNT, device_id=DEVICE, dial=dial, script=script)
+            result = await gateway.place_call(account_id=ACCOUNT, device_id=device, dial=dial, script=script)
             if as_json:
                 report.add(title, result.to_json())
             else:
@@ -150,10 +194,25 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
 
         # 2. scripted calls
         await call("welcome line", "2000")
-        await call("check voicemail", "*97", Script().on_prompt("vm-enter_pass", press="1234#")
-                   .on_prompt("vm-goodbye", hangup=True).hang_up_after(20))
-        await call("feature code *98 with a box number", "*981000",
-                   Script().on_prompt("vm-enter_pass", press="1234#").hang_up_after(20))
+        voicemail = "voicemail" in runtime.service_names
+        if voicemail:
+            await call("Bob leaves Ann a message", "1000",
+                       Script().on_record_start(speak=4.0, press="1").on_prompt("vm-review_recording", press="1"),
+                       device=BOB_DEVICE)
+            await call("Ann checks her voicemail with *97 and hears the message", "*97",
+                       Script().on_prompt("vm-enter_pass", press="1234#")
+                       .on_prompt("vm-main_menu", press="1")        # hear new messages
+                       .on_prompt("vm-message_menu", press="1")     # keep it (saved folder)
+                       .on_prompt("vm-main_menu", press="#")        # exit
+                       .on_prompt("vm-goodbye", hangup=True).hang_up_after(20))
+            await call("Bob uses *98 and types the box number", "*98",
+                       Script().on_prompt("vm-enter_id", press="1000#").on_prompt("vm-enter_pass", press="1234#")
+                       .on_prompt("vm-main_menu", press="#").on_prompt("vm-goodbye", hangup=True)
+                       .hang_up_after(20), device=BOB_DEVICE)
+            await call("Ann uses the feature code *98<box>", "*981000",
+                       Script().on_prompt("vm-enter_pass", press="1234#")
+                       .on_prompt("vm-main_menu", press="#").on_prompt("vm-goodbye", hangup=True)
+                       .hang_up_after(20))
 
         # 3. edit a callflow; announce it; the next call follows the new flow
         db = layout.account_db(ACCOUNT)
@@ -167,6 +226,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
 
         # 4. nobody routes this number
         await call("a number with no callflow", "5555")
+        report.add("mwi", mwi_seen)
     finally:
         if gateway is not None:
             await gateway.stop()

@@ -27,3 +27,17 @@ def test_demo_runs_on_the_in_process_bus_and_shows_each_step():
     assert not any(p.endswith("demo-welcome") for p in edited["prompts"])
     assert sections["a number with no callflow"]["status"] == "rejected"
     assert sections["a number with no callflow"]["reject_code"] == "604"
+
+    # voicemail: a message left by one caller is found by the box owner's later call
+    left = sections["Bob leaves Ann a message"]
+    assert left["status"] == "completed" and len(left["uploads"]) == 1 and "vm-saved" in left["prompts"]
+    heard = sections["Ann checks her voicemail with *97 and hears the message"]["prompts"]
+    assert heard[:3] == ["vm-you_have", "say:1", "vm-new_message"]
+    assert any(p.startswith(tuple("0123456789")) and "-" in p for p in heard)   # the message itself played
+    asked = sections["Bob uses *98 and types the box number"]["prompts"]
+    assert asked[:2] == ["vm-enter_id", "vm-enter_pass"] and "vm-saved_message" in asked
+    direct = sections["Ann uses the feature code *98<box>"]["prompts"]
+    assert "vm-enter_id" not in direct and "vm-saved_message" in direct
+    lamps = sections["mwi"]
+    assert lamps[0] == {"to": "1000@demo.kzvoice.example", "new": 1, "saved": 0, "blf": "*981000"}
+    assert lamps[-1]["new"] == 0 and lamps[-1]["saved"] == 1
