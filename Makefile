@@ -44,9 +44,11 @@ test-fast: venv
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/contract
 
 bench: venv node broker
+	$(PY) -m pip install -q -e '.[test,fast,bench]'
 	$(PY) -m bench
 
 bench-quick: venv node broker
+	$(PY) -m pip install -q -e '.[test,fast,bench]'
 	$(PY) -m bench --quick
 
 clean:
