@@ -7,7 +7,6 @@ bus.md 3.8.6: keys absent when unknown, ``Key-Value-Store`` without ``cf_flow``.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from services.bus.exchanges import split_user_realm
@@ -33,11 +32,24 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-@dataclass
 class Call:
-    fields: dict[str, Any]
-    ccvs: dict[str, Any]
-    kvs: dict[str, Any] = field(default_factory=dict)
+    """One call: ``fields`` (the keys of the serialized call), ``ccvs`` and the KVS.
+
+    ``from_route_req`` keeps the route_req and fills ``fields`` in only when they are first read,
+    which for a routed call is its route_win: most route_reqs an instance answers are won by
+    another one, or never, and then building them would be wasted on the routing path."""
+
+    __slots__ = ("_fields", "ccvs", "kvs", "_req", "_request_user")
+
+    def __init__(self, fields: dict[str, Any], ccvs: dict[str, Any], kvs: dict[str, Any] | None = None) -> None:
+        self._fields: dict[str, Any] | None = fields
+        self.ccvs = ccvs
+        self.kvs: dict[str, Any] = {} if kvs is None else kvs
+        self._req: Mapping[str, Any] | None = None
+        self._request_user = ""
+
+    def __repr__(self) -> str:
+        return f"<Call {self.call_id} account {self.account_id}>"
 
     # -- building -----------------------------------------------------------------------
 
@@ -45,6 +57,22 @@ class Call:
     def from_route_req(cls, req: Mapping[str, Any], *, request_user: str) -> "Call":
         """The call of a route_req whose CCVs carry ``Account-ID`` (callflow.md 2.2)."""
         ccvs = dict(req.get("Custom-Channel-Vars") or {})
+        ccvs["Account-ID"]              # KeyError without it, as when the fields are built
+        call = cls(None, ccvs)          # type: ignore[arg-type]
+        call._req = req
+        call._request_user = request_user
+        return call
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        if self._fields is None:
+            self._fields = self._fields_of_request()
+        return self._fields
+
+    def _fields_of_request(self) -> dict[str, Any]:
+        req = self._req
+        assert req is not None
+        ccvs = req.get("Custom-Channel-Vars") or {}     # as the route_req had them
         account_id = ccvs["Account-ID"]
         fields: dict[str, Any] = {k: req[k] for k in _FROM_REQUEST if req.get(k) not in (None, "")}
         fields["Account-ID"] = account_id
@@ -57,8 +85,8 @@ class Call:
             fields[f"{prefix}-User"] = user
             if realm:
                 fields[f"{prefix}-Realm"] = realm
-        fields["Request-User"] = request_user
-        return cls(fields=fields, ccvs=ccvs)
+        fields["Request-User"] = self._request_user
+        return fields
 
     def apply_route_win(self, win: Mapping[str, Any], *, controller_queue: str, callflow_id: str) -> None:
         """route_win: the control queue, its CCVs merged over ours, plus ``CallFlow-ID`` (callflow.md 3.3)."""
@@ -77,11 +105,13 @@ class Call:
 
     @property
     def call_id(self) -> str:
-        return self.fields["Call-ID"]
+        return self._fields["Call-ID"] if self._fields is not None else self._req["Call-ID"]  # type: ignore[index]
 
     @property
     def account_id(self) -> str:
-        return self.fields["Account-ID"]
+        if self._fields is not None:
+            return self._fields["Account-ID"]
+        return self._req["Custom-Channel-Vars"]["Account-ID"]                                  # type: ignore[index]
 
     @property
     def control_queue(self) -> str | None:
@@ -105,8 +135,8 @@ class Call:
 
     def clear_authorizing_id(self) -> None:
         """An unknown referrer: neither the CCV nor the call keep the authorizing id (callflow.md 2.2)."""
-        self.ccvs.pop("Authorizing-ID", None)
         self.fields.pop("Authorizing-ID", None)
+        self.ccvs.pop("Authorizing-ID", None)
 
     def set_authorizing_id(self, endpoint_id: str) -> None:
         self.fields["Authorizing-ID"] = endpoint_id

@@ -100,7 +100,7 @@ class RouteReq:
         if account_id is None:
             raise Ignored("no Custom-Channel-Vars.Account-ID")
         try:
-            layout.account_db(account_id)
+            self._lookup.db(account_id)     # its database name, remembered per account
         except layout.InvalidName:
             raise Ignored(f"account id {account_id!r} names no account database") from None
         auth_type = ccvs.get("Authorizing-Type")
