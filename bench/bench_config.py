@@ -4,8 +4,8 @@ Run with ``python -m bench.bench_config [--quick] [--amqp-url URL]`` against a
 RabbitMQ broker (``KZ_AMQP_URL``, default the local one).  config_svc, the
 config client and the raw aio-pika pair all run in this one process on one
 event loop, with the in-memory store, so the figures include no store I/O.
-Point it at a broker (or vhost) where no other config_svc consumes
-``sysconf_listener``: a competing instance would answer from its own store.
+It makes a vhost of its own when the broker can be administered, so no other
+config_svc answers on ``sysconf_listener``.
 
 Measures:
 
@@ -18,7 +18,8 @@ Measures:
   running client, polling every 0.5 ms, returns the new value (the change
   event evicts its cache entry).  Target: p99 <= 100 ms on loopback.
 
-A measurement, not a test: it always exits 0 unless the broker is unreachable.
+Each figure is the median of the rounds with their spread.  A measurement,
+not a test: it always exits 0 unless the broker is unreachable.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
 
 import aio_pika
 
+from bench.common import Result, add_common_arguments, median, own_vhost, pct, run_module, spread, verdict
 from services.bus import Bus, BrokerUnavailable
 from services.bus.amqp import AmqpTransport
 from services.config.client import ConfigClient
@@ -44,11 +45,6 @@ from services.store import layout
 from services.store.memory import MemoryStore
 
 TARGET_P99_MS = 100.0
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 async def raw_round_trips(url: str, count: int) -> list[float]:
@@ -92,9 +88,10 @@ async def raw_round_trips(url: str, count: int) -> list[float]:
         await conn.close()
 
 
-async def run(url: str, quick: bool) -> list[tuple[str, str]]:
+async def run(url: str, quick: bool) -> Result:
     from config_svc.app import build
-    round_trips, changes, cached = (200, 50, 20_000) if quick else (2000, 300, 200_000)
+    rounds = 3 if quick else 5
+    round_trips, changes, cached = (100, 30, 20_000) if quick else (400, 60, 200_000)
 
     store = MemoryStore()
     await store.create_db(layout.SYSTEM_CONFIG_DB)
@@ -106,6 +103,7 @@ async def run(url: str, quick: bool) -> list[tuple[str, str]]:
     validator.compile_all()
     client_bus = Bus(AmqpTransport(url), validator, app_name="callflow_svc", node="callflow_svc@bench")
     operator_bus = Bus(AmqpTransport(url), validator, app_name="kzvoice-config", node="operator@bench")
+    figures: dict[str, list[float]] = {k: [] for k in ("cached", "sysconf", "raw", "seen_p50", "seen_p99")}
     try:
         await service.start()
         await client_bus.start()
@@ -119,50 +117,44 @@ async def run(url: str, quick: bool) -> list[tuple[str, str]]:
         for _ in range(20):
             await operator.request(get_req, {"Category": "callflow", "Key": "route_win_timeout"}, timeout=5)
         await raw_round_trips(url, 20)
-
-        # 1. cached read
         await client.get_integer("callflow", "route_win_timeout", 3000)
-        started = time.perf_counter()
-        for _ in range(cached):
-            await client.get_integer("callflow", "route_win_timeout", 3000)
-        cached_us = (time.perf_counter() - started) / cached * 1e6
+        value = 4000
+        for round_no in range(rounds):
+            # 1. cached read
+            started = time.perf_counter()
+            for _ in range(cached):
+                await client.get_integer("callflow", "route_win_timeout", 3000)
+            figures["cached"].append((time.perf_counter() - started) / cached * 1e6)
 
-        # 2. sysconf round trip vs raw aio-pika round trip, interleaved in halves
-        sysconf: list[float] = []
-        raw: list[float] = []
-        for _ in range(2):
-            for _ in range(round_trips // 2):
+            # 2. sysconf round trip vs raw aio-pika round trip
+            sysconf: list[float] = []
+            for _ in range(round_trips):
                 t0 = time.perf_counter()
                 await operator.request(get_req, {"Category": "callflow", "Key": "route_win_timeout",
                                                  "Node": "callflow_svc@bench"}, timeout=5)
                 sysconf.append(time.perf_counter() - t0)
-            raw += await raw_round_trips(url, round_trips // 2)
+            raw = await raw_round_trips(url, round_trips)
+            figures["sysconf"].append(pct(sysconf, 0.5) * 1000)
+            figures["raw"].append(pct(raw, 0.5) * 1000)
 
-        # 3. operator set -> running client returns the new value
-        visible: list[float] = []
-        for i in range(changes):
-            value = 4000 + i
-            assert await client.get_integer("callflow", "route_win_timeout", 3000) != value
-            t0 = time.perf_counter()
-            await operator_bus.publish(set_req, {"Category": "callflow", "Key": "route_win_timeout", "Value": value},
-                                       server_id=operator.name)
-            while await client.get_integer("callflow", "route_win_timeout", 3000) != value:
-                if time.perf_counter() - t0 > 5:
-                    raise RuntimeError("a change did not reach the client within 5 s")
-                await asyncio.sleep(0.0005)
-            visible.append(time.perf_counter() - t0)
-
-        ms = lambda s: f"{s * 1000:.2f} ms"  # noqa: E731
-        p99 = pct(visible, 0.99) * 1000
-        return [
-            ("cached read (get_integer, cache hit)", f"{cached_us:.2f} us"),
-            ("sysconf get round trip p50 / p99", f"{ms(pct(sysconf, 0.5))} / {ms(pct(sysconf, 0.99))}"),
-            ("raw aio-pika round trip p50 / p99", f"{ms(pct(raw, 0.5))} / {ms(pct(raw, 0.99))}"),
-            ("sysconf / raw (p50 ratio)", f"{statistics.median(sysconf) / statistics.median(raw):.2f}x"),
-            ("set -> client sees it p50 / p99", f"{ms(pct(visible, 0.5))} / {ms(pct(visible, 0.99))}"),
-            (f"p99 target <= {TARGET_P99_MS:.0f} ms", "met" if p99 <= TARGET_P99_MS else "MISSED"),
-            ("samples (round trips / changes / cached reads)", f"{len(sysconf)} / {len(visible)} / {cached}"),
-        ]
+            # 3. operator set -> running client returns the new value
+            visible: list[float] = []
+            for _ in range(changes):
+                value += 1
+                assert await client.get_integer("callflow", "route_win_timeout", 3000) != value
+                t0 = time.perf_counter()
+                await operator_bus.publish(set_req, {"Category": "callflow", "Key": "route_win_timeout",
+                                                     "Value": value}, server_id=operator.name)
+                while await client.get_integer("callflow", "route_win_timeout", 3000) != value:
+                    if time.perf_counter() - t0 > 5:
+                        raise RuntimeError("a change did not reach the client within 5 s")
+                    await asyncio.sleep(0.0005)
+                visible.append(time.perf_counter() - t0)
+            figures["seen_p50"].append(pct(visible, 0.5) * 1000)
+            figures["seen_p99"].append(pct(visible, 0.99) * 1000)
+            print(f"round {round_no + 1}/{rounds}: cached {figures['cached'][-1]:.2f} us, sysconf p50 "
+                  f"{figures['sysconf'][-1]:.2f} ms (raw {figures['raw'][-1]:.2f}), change seen p50 "
+                  f"{figures['seen_p50'][-1]:.2f} ms p99 {figures['seen_p99'][-1]:.2f} ms", flush=True)
     finally:
         for closing in (client_bus.close(), operator_bus.close(), service.stop(2.0), context.close()):
             try:
@@ -170,23 +162,40 @@ async def run(url: str, quick: bool) -> list[tuple[str, str]]:
             except Exception:
                 pass
 
+    result = Result()
+    ms = "{:.2f}"
+    result.add("config", "cached read (get_integer, cache hit)", spread(figures["cached"], ms, "us"),
+               note=f"{rounds} rounds of {cached} reads")
+    result.add("config", "sysconf get round trip p50, vs raw aio-pika", spread(figures["sysconf"], ms, "ms"),
+               spread(figures["raw"], ms, "ms"), median(figures["sysconf"]) / median(figures["raw"]),
+               note=f"{rounds} rounds of {round_trips} round trips each; raw = bare request and reply queues")
+    result.add("config", "operator set -> client sees it, p50", spread(figures["seen_p50"], ms, "ms"),
+               note=f"{rounds} rounds of {changes} changes; client polls every 0.5 ms")
+    p99 = median(figures["seen_p99"])
+    result.add("config", "operator set -> client sees it, p99", spread(figures["seen_p99"], ms, "ms"),
+               target=f"<= {TARGET_P99_MS:.0f} ms", verdict=verdict(p99 <= TARGET_P99_MS))
+    return result
+
+
+def collect(args) -> Result:
+    url, cleanup = own_vhost(args.amqp_url, "kzvoice-bench-config")
+    try:
+        return asyncio.run(run(url, args.quick))
+    finally:
+        if cleanup is not None:
+            cleanup()
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_config", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples (about ten seconds)")
     parser.add_argument("--amqp-url", default=os.environ.get("KZ_AMQP_URL") or DEFAULT_AMQP_URL)
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        rows = asyncio.run(run(args.amqp_url, args.quick))
+        return run_module(collect, args)
     except BrokerUnavailable as exc:
         print(f"bench_config: {exc}", file=sys.stderr)
         return 1
-    width = max(len(name) for name, _ in rows)
-    print(f"{'config':<{width}}  result")
-    print(f"{'-' * width}  {'-' * 24}")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,43 +1,51 @@
-"""Routing: route_req -> route_resp through callflow_svc, against a raw aio-pika request/response.
+"""Routing: route_req -> route_resp through callflow_svc, beside raw aio-pika and FastStream, in one run.
 
-Run with ``kzvoice bench route`` (or ``python -m bench.bench_route``) against a
-RabbitMQ broker (``KZ_AMQP_URL`` or ``--amqp-url``; use a vhost where no other
-callflow_svc or config_svc consumes).  config_svc, callflow_svc, the raw
-responder and the load generator all run in this one process on one event
-loop, with the in-memory store.
+Run with ``kzvoice bench route`` (or ``python -m bench.bench_route [--quick]``)
+against a RabbitMQ broker (``KZ_AMQP_URL`` or ``--amqp-url``).  A vhost of its
+own is made for the run when the broker can be administered, so no other
+callflow_svc or config_svc answers.
 
-Data: one account with 10,000 callflow numbers and 1,000 patterns.  Requests
-dial a mix of exact numbers (9 in 10) and pattern numbers (1 in 10), after a
-warm-up that fills the caches, as a running system would have them.
+Three responders, each in a process of its own (as a gateway and a router are
+on a real system), all answering route_reqs from one load process that
+publishes on ``callmgr`` and takes the route_resp on ``targeted`` to its own
+queue, matched by Msg-ID:
 
-Measured the same way for both sides (publish on ``callmgr``, reply on
-``targeted`` to the client's queue, matched by Msg-ID):
+* **kzvoice**: config_svc and callflow_svc (``kzvoice run --only
+  config,callflow``) on the in-memory store: one account with 10,000 callflow
+  numbers and 1,000 patterns (others for the growth curves).  Requests dial
+  exact numbers (9 in 10) and pattern numbers (1 in 10) after a warm-up that
+  fills the caches, as a running system has them;
+* **raw aio-pika**: a bare consumer that decodes the JSON and publishes a fixed
+  park reply, acking after it (our ack policy): what the transport alone costs;
+* **FastStream**: the same minimal responder written with FastStream's
+  ``RabbitBroker`` (defaults, logging off).
 
-* latency with one request in flight: p50 (and p99);
-* throughput with 64 requests in flight.
+For each, in rounds interleaved so that drift on a shared machine hits all
+alike: latency with one request in flight (p50, p99) and throughput with 64 in
+flight; each figure is the median of the rounds with their spread.  Besides:
+the responder's CPU per route_req (its process's CPU time over a throughput
+round), and callflow_svc's own share in process without the broker (the
+route_req handler on pre-decoded messages, route_resp built and validated but
+not sent).
 
-Besides, callflow_svc's own share, without the broker: the route_req handler
-run in process on pre-decoded messages, its route_resp built and validated but
-not sent (best and median of a few rounds, microseconds per request).  Steadier
-than the round trips on a busy machine, so a change to the routing path shows.
+Growth (not with ``--quick``): route latency and the in-process handler cost
+at 100, 1,000, 10,000 and 100,000 numbers (1,000 patterns) and at 10, 100,
+1,000 and 10,000 patterns (10,000 numbers).
 
-The raw side is a bare aio-pika consumer that decodes the JSON and publishes a
-fixed park reply: what the transport alone costs.  The last line is::
-
-    route: p50 X ms (raw Y ms, ratio R1), throughput@64 Z/s (raw W/s, ratio R2)
-
-Targets: R1 <= 1.2 and R2 >= 0.8.  A measurement, not a test: it exits 0
-unless the broker is unreachable.
+Targets: route p50 <= 1.2x raw; throughput@64 >= 0.8x raw and ahead of
+FastStream.  A measurement, not a test: it exits 0 unless the broker is
+unreachable.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import random
-import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -45,18 +53,22 @@ import uuid
 import aio_pika
 import orjson
 
+from bench.common import (ROOT, Result, add_common_arguments, amqp_url_default, cpu_seconds, median, own_vhost,
+                          pct, run_module, spread, verdict)
+
 ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
+DEVICE = "d" * 32
 REALM = "bench.example.com"
 NUMBERS = 10_000
 PATTERNS = 1_000
 IN_FLIGHT = 64
 TARGET_R1 = 1.2
 TARGET_R2 = 0.8
-
-
-def pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+GROWTH_NUMBERS = (100, 1_000, 10_000, 100_000)
+GROWTH_PATTERNS = (10, 100, 1_000, 10_000)
+# the resource type in the routing key tells the responders apart: callflow_svc takes audio only
+KEYS = {"kzvoice": "audio", "raw": "raw", "faststream": "fstream"}
+LABELS = {"kzvoice": "kzvoice", "raw": "raw aio-pika", "faststream": "FastStream"}
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -69,31 +81,47 @@ def pattern_of(i: int) -> str:
     return rf"^\*7{i:03d}(\d+)$"
 
 
-async def seed(store) -> None:
+async def seed(store, numbers: int = NUMBERS, patterns: int = PATTERNS) -> None:
     from services.store import layout
     db = layout.account_db(ACCOUNT)
     await store.init_db()
     await store.create_db(db)
     await store.put(db, {"_id": ACCOUNT, "pvt_type": "account", "name": "bench", "realm": REALM})
     # the calling device of every route_req (callflow_svc routes only endpoints of the account)
-    await store.put(db, {"_id": "d" * 32, "pvt_type": "device", "name": "bench phone",
+    await store.put(db, {"_id": DEVICE, "pvt_type": "device", "name": "bench phone",
                          "sip": {"method": "password", "username": "356", "password": "x"}})
     flow = {"module": "answer", "data": {}}
     docs = [{"_id": uuid.uuid4().hex, "pvt_type": "callflow", "numbers": [number_of(i)], "patterns": [],
-             "flow": flow} for i in range(NUMBERS)]
+             "flow": flow} for i in range(numbers)]
     docs += [{"_id": uuid.uuid4().hex, "pvt_type": "callflow", "numbers": [], "patterns": [pattern_of(i)],
-              "flow": flow} for i in range(PATTERNS)]
+              "flow": flow} for i in range(patterns)]
     for start in range(0, len(docs), 1000):
         await store.bulk_put(db, docs[start:start + 1000])
 
 
-def dialled(rng: random.Random) -> str:
+def dialled(rng: random.Random, numbers: int = NUMBERS, patterns: int = PATTERNS) -> str:
     if rng.random() < 0.9:
-        return number_of(rng.randrange(NUMBERS))[2:]          # national form: normalisation runs
-    return f"*7{rng.randrange(PATTERNS):03d}{rng.randrange(10_000)}"
+        return number_of(rng.randrange(numbers))[2:]          # national form: normalisation runs
+    return f"*7{rng.randrange(patterns):03d}{rng.randrange(10_000)}"
 
 
-# ---- the client ------------------------------------------------------------------------------
+def route_req(number: str, resource_type: str, server_id: str) -> dict:
+    msg_id = uuid.uuid4().hex
+    return {"Event-Category": "dialplan", "Event-Name": "route_req", "App-Name": "freeswitch",
+            "App-Version": "1.0", "Node": "bench@gw", "Msg-ID": msg_id, "Server-ID": server_id,
+            "Call-ID": uuid.uuid4().hex, "Request": f"{number}@{REALM}", "To": f"{number}@{REALM}",
+            "From": f"356@{REALM}", "Resource-Type": resource_type,
+            "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device",
+                                    "Authorizing-ID": DEVICE, "Fetch-ID": msg_id}}
+
+
+def park_reply(req: dict, app: str) -> dict:
+    return {"Event-Category": "dialplan", "Event-Name": "route_resp", "App-Name": app, "App-Version": "1",
+            "Msg-ID": req["Msg-ID"], "Call-ID": req["Call-ID"], "Method": "park", "Routes": [],
+            "Custom-Channel-Vars": {"CallFlow-ID": app}}
+
+
+# ---- the load process's client ---------------------------------------------------------------------
 
 class Client:
     """Publishes route_reqs on ``callmgr`` and waits for replies on its own ``targeted`` queue."""
@@ -119,18 +147,8 @@ class Client:
         if future is not None and not future.done():
             future.set_result(body)
 
-    def request(self, number: str, resource_type: str) -> dict:
-        msg_id = uuid.uuid4().hex
-        call_id = uuid.uuid4().hex
-        return {"Event-Category": "dialplan", "Event-Name": "route_req", "App-Name": "freeswitch",
-                "App-Version": "1.0", "Node": "bench@gw", "Msg-ID": msg_id, "Server-ID": self.queue_name,
-                "Call-ID": call_id, "Request": f"{number}@{REALM}", "To": f"{number}@{REALM}",
-                "From": f"356@{REALM}", "Resource-Type": resource_type,
-                "Custom-Channel-Vars": {"Account-ID": ACCOUNT, "Authorizing-Type": "device",
-                                        "Authorizing-ID": "d" * 32, "Fetch-ID": msg_id}}
-
     async def round_trip(self, number: str, resource_type: str, timeout: float = 5.0) -> float:
-        body = self.request(number, resource_type)
+        body = route_req(number, resource_type, self.queue_name)
         future = asyncio.get_running_loop().create_future()
         self._futures[body["Msg-ID"]] = future
         started = time.perf_counter()
@@ -146,34 +164,50 @@ class Client:
         await self.conn.close()
 
 
-# ---- the raw responder --------------------------------------------------------------------------
+# ---- the responders (each in its own process: --serve KIND) -----------------------------------------
 
-RAW_TYPE = "bench"      # route.req.bench.<account>: a key callflow_svc does not take
-
-
-async def raw_responder(url: str):
+async def serve_raw(url: str):
     conn = await aio_pika.connect_robust(url)
     channel = await conn.channel()
     await channel.set_qos(prefetch_count=IN_FLIGHT)
     callmgr = await channel.declare_exchange("callmgr", "topic", durable=False)
     targeted = await channel.declare_exchange("targeted", "direct", durable=False)
     queue = await channel.declare_queue(f"bench-raw-{uuid.uuid4().hex[:12]}", exclusive=True, auto_delete=True)
-    await queue.bind(callmgr, f"route.req.{RAW_TYPE}.*")
+    await queue.bind(callmgr, f"route.req.{KEYS['raw']}.*")
 
     async def on_message(message) -> None:
         req = orjson.loads(message.body)
-        reply = {"Event-Category": "dialplan", "Event-Name": "route_resp", "App-Name": "raw", "App-Version": "1",
-                 "Msg-ID": req["Msg-ID"], "Call-ID": req["Call-ID"], "Method": "park", "Routes": [],
-                 "Custom-Channel-Vars": {"CallFlow-ID": "raw"}}
-        await targeted.publish(aio_pika.Message(orjson.dumps(reply), content_type="application/json"),
+        await targeted.publish(aio_pika.Message(orjson.dumps(park_reply(req, "raw")),
+                                                content_type="application/json"),
                                routing_key=req["Server-ID"])
         await message.ack()
 
     await queue.consume(on_message)
-    return conn
+
+    async def stop() -> None:
+        await conn.close()
+    return stop
 
 
-# ---- callflow_svc's own share --------------------------------------------------------------------
+async def serve_faststream(url: str):
+    from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
+
+    broker = RabbitBroker(url, logger=None)          # FastStream's defaults, logging off
+    callmgr = RabbitExchange("callmgr", type=ExchangeType.TOPIC, durable=False)
+    targeted = RabbitExchange("targeted", type=ExchangeType.DIRECT, durable=False)
+    queue = RabbitQueue(f"bench-fs-{uuid.uuid4().hex[:12]}", exclusive=True, auto_delete=True,
+                        routing_key=f"route.req.{KEYS['faststream']}.*")
+
+    @broker.subscriber(queue, callmgr)
+    async def on_route_req(req: dict) -> None:
+        await broker.publish(park_reply(req, "faststream"), exchange=targeted, routing_key=req["Server-ID"])
+
+    await broker.start()
+
+    async def stop() -> None:
+        await broker.stop()
+    return stop
+
 
 class _BuildOnly:
     """A bus that builds and validates what it is asked to publish, and sends nothing."""
@@ -185,148 +219,336 @@ class _BuildOnly:
         return self._bus.publisher.build(spec, fields, server_id=server_id)
 
 
-async def handler_cost(context, store, count: int, rng: random.Random) -> list[float]:
-    """Microseconds per route_req in ``RouteReq.handle``, per round (warm caches, no broker)."""
-    from callflow_svc.cache import RoutingCache
+async def serve_kzvoice(url: str, numbers: int, patterns: int):
+    from callflow_svc.app import build as build_callflow
     from callflow_svc.calls import Calls
     from callflow_svc.config import CallflowConfig
     from callflow_svc.lookup import Lookup
     from callflow_svc.route_req import RouteReq
+    from config_svc.app import build as build_config
     from services.config.client import ConfigClient
     from services.messages import catalogue
     from services.messages.spec import Message
+    from services.runtime import ServiceContext
+    from services.settings import Settings
+    from services.store.memory import MemoryStore
 
+    store = MemoryStore()
+    await seed(store, numbers, patterns)
+    context = ServiceContext(Settings(amqp_url=url, store_url="memory://", node="kzvoice@bench"), _store=store)
+    services = []
+    for factory in (build_config, build_callflow):
+        service = factory(context)
+        await service.start()
+        services.append(service)
+    callflow = services[-1]
+    # callflow_svc's route_req handler, run in process on the service's own routing cache
     bus = await context.bus("bench-handler")
     client = await ConfigClient(bus).start()
     calls = Calls(None, None)
-    route_req = RouteReq(bus=_BuildOnly(bus), lookup=Lookup(store, RoutingCache()), config=CallflowConfig(client),
-                         calls=calls, store=store, server_id="callflow_route_bench")
-    requester = Client("")
-    requester.queue_name = "bench-gw"
+    handler = RouteReq(bus=_BuildOnly(bus), lookup=Lookup(store, callflow.cache), config=CallflowConfig(client),
+                       calls=calls, store=store, server_id="callflow_route_bench")
     key = f"route.req.audio.{ACCOUNT}"
 
-    def messages(n: int) -> list:
-        return [Message(catalogue.ROUTE_REQ, requester.request(dialled(rng), "audio"), routing_key=key)
-                for _ in range(n)]
+    def batch(rng: random.Random, n: int) -> list:
+        return [Message(catalogue.ROUTE_REQ, route_req(dialled(rng, numbers, patterns), "audio", "bench-gw"),
+                        routing_key=key) for _ in range(n)]
 
-    try:
-        for message in messages(count):                  # fill the caches
-            await route_req.handle(message)
-        rounds = []
-        for _ in range(7):
-            batch = messages(count)
+    async def warm() -> dict:
+        """Every number and pattern through the handler once: the caches of a running system."""
+        docs = [Message(catalogue.ROUTE_REQ, route_req(number_of(i)[2:], "audio", "bench-gw"), routing_key=key)
+                for i in range(numbers)]
+        for message in docs:
+            await handler.handle(message)
+        await calls.drain(0)
+        return {"warmed": len(docs)}
+
+    async def cost(count: int, rounds: int) -> dict:
+        rng = random.Random(7)
+        for message in batch(rng, min(count, 500)):
+            await handler.handle(message)
+        figures = []
+        for _ in range(rounds):
+            messages = batch(rng, count)
             started = time.perf_counter()
-            for message in batch:
-                await route_req.handle(message)
-            rounds.append((time.perf_counter() - started) / count * 1e6)
-            await calls.drain(0)                         # the route_win timers of this round
-        return rounds
-    finally:
+            for message in messages:
+                await handler.handle(message)
+            figures.append((time.perf_counter() - started) / count * 1e6)
+            await calls.drain(0)                          # the route_win timers of this round
+        return {"us": figures}
+
+    async def stop() -> None:
         await calls.drain(0)
         await client.close()
+        for service in reversed(services):
+            await service.stop(5.0)
+        await context.close()
+
+    stop.commands = {"warm": warm, "cost": cost}
+    return stop
+
+
+async def serve(kind: str, url: str, numbers: int, patterns: int) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
+    starters = {"raw": lambda: serve_raw(url), "faststream": lambda: serve_faststream(url),
+                "kzvoice": lambda: serve_kzvoice(url, numbers, patterns)}
+    stop = await starters[kind]()
+    profiler = None
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print("READY", flush=True)
+    commands = getattr(stop, "commands", {})
+    try:
+        while line := (await reader.readline()).decode().strip():
+            word, *rest = line.split()
+            if word == "quit":
+                break
+            if word == "profile-start":
+                from pyinstrument import Profiler
+                profiler = Profiler(interval=0.0002, async_mode="disabled")
+                profiler.start()
+                print(json.dumps({"ok": True}), flush=True)
+            elif word == "profile-stop":
+                profiler.stop()
+                with open(rest[0], "w", encoding="utf-8") as out:
+                    out.write(profiler.output_text(unicode=True, color=False, show_all=False))
+                print(json.dumps({"ok": True}), flush=True)
+            elif word in commands:
+                print(json.dumps(await commands[word](*map(int, rest))), flush=True)
+            else:
+                print(json.dumps({"error": f"unknown command {word!r}"}), flush=True)
+    finally:
+        await stop()
+    return 0
+
+
+class Responder:
+    """A responder process, driven over its stdin/stdout."""
+
+    def __init__(self, kind: str, url: str, numbers: int = NUMBERS, patterns: int = PATTERNS) -> None:
+        self.kind, self.url, self.numbers, self.patterns = kind, url, numbers, patterns
+        self.resource_type = KEYS[kind]
+
+    async def start(self) -> "Responder":
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.bench_route", "--serve", self.kind, "--amqp-url", self.url,
+            "--numbers", str(self.numbers), "--patterns", str(self.patterns), cwd=str(ROOT),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "KZ_LOG_LEVEL": "warning"})
+        line = await asyncio.wait_for(self.process.stdout.readline(), 300)
+        if line.decode().strip() != "READY":
+            raise RuntimeError(f"the {self.kind} responder did not start: {line!r}")
+        return self
+
+    async def command(self, line: str, timeout: float = 600) -> dict:
+        self.process.stdin.write(line.encode() + b"\n")
+        await self.process.stdin.drain()
+        return json.loads(await asyncio.wait_for(self.process.stdout.readline(), timeout))
+
+    def cpu(self) -> float:
+        return cpu_seconds(self.process.pid)
+
+    async def stop(self) -> None:
+        if self.process.returncode is None:
+            self.process.stdin.write(b"quit\n")
+            await self.process.stdin.drain()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except asyncio.TimeoutError:
+                self.process.terminate()
+                await self.process.wait()
 
 
 # ---- measuring -------------------------------------------------------------------------------------
 
-async def latency(client: Client, resource_type: str, count: int, rng: random.Random) -> list[float]:
-    return [await client.round_trip(dialled(rng), resource_type) for _ in range(count)]
+async def latency(client: Client, resource_type: str, count: int, rng: random.Random, numbers: int = NUMBERS,
+                  patterns: int = PATTERNS) -> list[float]:
+    return [await client.round_trip(dialled(rng, numbers, patterns), resource_type) for _ in range(count)]
 
 
-async def throughput(client: Client, resource_type: str, total: int, rng: random.Random) -> float:
+async def throughput(client: Client, responder: Responder, total: int, rng: random.Random) -> tuple[float, float]:
+    """Requests per second with 64 in flight, and the responder's CPU seconds per request."""
     numbers = [dialled(rng) for _ in range(total)]
     it = iter(numbers)
 
     async def worker() -> None:
         for number in it:
-            await client.round_trip(number, resource_type)
+            await client.round_trip(number, responder.resource_type)
 
+    cpu = responder.cpu()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
-    return total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return total / elapsed, (responder.cpu() - cpu) / total
 
 
-async def main_async(args) -> int:
-    from callflow_svc.app import build as build_callflow
-    from config_svc.app import build as build_config
-    from services.bus import BrokerUnavailable
-    from services.runtime import ServiceContext
-    from services.settings import Settings
-    from services.store.memory import MemoryStore
-
-    logging.basicConfig(level=logging.WARNING)
+async def compare(url: str, args, result: Result) -> None:
     rng = random.Random(42)
-    store = MemoryStore()
-    print(f"seeding one account with {NUMBERS} numbers and {PATTERNS} patterns ...", flush=True)
-    await seed(store)
-    settings = Settings(amqp_url=args.amqp_url, store_url="memory://", node="kzvoice@bench")
-    context = ServiceContext(settings, _store=store)
-    services = []
+    print(f"starting responders (kzvoice seeds {NUMBERS} numbers and {PATTERNS} patterns) ...", flush=True)
+    responders = {kind: await Responder(kind, url).start() for kind in ("raw", "faststream", "kzvoice")}
+    client = await Client(url).open()
     try:
-        for factory in (build_config, build_callflow):
-            service = factory(context)
-            await service.start()
-            services.append(service)
-    except BrokerUnavailable as exc:
-        print(f"bench route: {exc}")
-        return 2
-    raw_conn = await raw_responder(args.amqp_url)
-    client = await Client(args.amqp_url).open()
-    try:
-        print(f"warming up ({args.warmup} requests) ...", flush=True)
-        for _ in range(args.warmup):
-            await client.round_trip(dialled(rng), "audio")
-            await client.round_trip(dialled(rng), RAW_TYPE)
-        # interleave the two sides in rounds so both see the same machine state
-        ours: list[float] = []
-        raw: list[float] = []
-        rounds = 5
-        for _ in range(rounds):
-            raw += await latency(client, RAW_TYPE, args.count // rounds, rng)
-            ours += await latency(client, "audio", args.count // rounds, rng)
-        ours_tp: list[float] = []
-        raw_tp: list[float] = []
-        for _ in range(3):
-            raw_tp.append(await throughput(client, RAW_TYPE, args.total // 3, rng))
-            ours_tp.append(await throughput(client, "audio", args.total // 3, rng))
-        handler = await handler_cost(context, store, args.handler_count, rng)
+        await responders["kzvoice"].command("warm")
+        for responder in responders.values():
+            for _ in range(args.warmup):
+                await client.round_trip(dialled(rng), responder.resource_type)
+        p50s = {k: [] for k in responders}
+        p99s = {k: [] for k in responders}
+        tps = {k: [] for k in responders}
+        cpus = {k: [] for k in responders}
+        for round_no in range(args.rounds):
+            for kind, responder in responders.items():
+                samples = await latency(client, responder.resource_type, args.count, rng)
+                p50s[kind].append(pct(samples, 0.5) * 1000)
+                p99s[kind].append(pct(samples, 0.99) * 1000)
+            for kind, responder in responders.items():
+                tp, cpu = await throughput(client, responder, args.total, rng)
+                tps[kind].append(tp)
+                cpus[kind].append(cpu * 1e6)
+            print(f"round {round_no + 1}/{args.rounds}: p50 ms " +
+                  ", ".join(f"{k} {p50s[k][-1]:.3f}" for k in responders) + "; req/s " +
+                  ", ".join(f"{k} {tps[k][-1]:.0f}" for k in responders), flush=True)
+        if args.profile:
+            await responders["kzvoice"].command("profile-start")
+            await throughput(client, responders["kzvoice"], args.total, rng)
+            await responders["kzvoice"].command(f"profile-stop {os.path.abspath(args.profile)}")
+            print(f"profile of the kzvoice responder under load: {args.profile}")
+        handler = (await responders["kzvoice"].command(f"cost {args.handler_count} {args.rounds + 2}"))["us"]
     finally:
         await client.close()
-        await raw_conn.close()
-        for service in reversed(services):
-            await service.stop(5.0)
-        await context.close()
+        for responder in responders.values():
+            await responder.stop()
 
-    p50, raw_p50 = statistics.median(ours) * 1000, statistics.median(raw) * 1000
-    tp, raw_tp_best = statistics.median(ours_tp), statistics.median(raw_tp)
-    r1, r2 = p50 / raw_p50, tp / raw_tp_best
-    print(f"latency, 1 in flight ({len(ours)} requests each): p50 {p50:.3f} ms, p99 {pct(ours, 0.99) * 1000:.3f} ms; "
-          f"raw p50 {raw_p50:.3f} ms, p99 {pct(raw, 0.99) * 1000:.3f} ms")
-    print(f"throughput, {IN_FLIGHT} in flight ({args.total // 3} requests x 3): {tp:.0f}/s; raw {raw_tp_best:.0f}/s "
-          f"(runs: ours {', '.join(f'{x:.0f}' for x in ours_tp)}; raw {', '.join(f'{x:.0f}' for x in raw_tp)})")
-    print(f"handler, in process without the broker ({args.handler_count} requests x {len(handler)}): "
-          f"best {min(handler):.1f} us, median {statistics.median(handler):.1f} us per route_req")
-    print(f"targets: ratio R1 <= {TARGET_R1} {'met' if r1 <= TARGET_R1 else 'MISSED'}, "
-          f"R2 >= {TARGET_R2} {'met' if r2 >= TARGET_R2 else 'MISSED'}")
-    print(f"route: p50 {p50:.3f} ms (raw {raw_p50:.3f} ms, ratio {r1:.2f}), throughput@{IN_FLIGHT} {tp:.0f}/s "
-          f"(raw {raw_tp_best:.0f}/s, ratio {r2:.2f})")
-    return 0
+    ms, rps, us = "{:.3f}", "{:,.0f}", "{:.0f}"
+    n = f"{args.rounds} rounds"
+    r1 = median(p50s["kzvoice"]) / median(p50s["raw"])
+    result.add("route", "p50 latency, 1 in flight, vs raw", spread(p50s["kzvoice"], ms, "ms"),
+               spread(p50s["raw"], ms, "ms"), r1, f"<= {TARGET_R1}x", verdict(r1 <= TARGET_R1),
+               note=f"{n} of {args.count} requests one at a time, per responder")
+    result.add("route", "p50 latency, 1 in flight, vs FastStream", spread(p50s["kzvoice"], ms, "ms"),
+               spread(p50s["faststream"], ms, "ms"), median(p50s["kzvoice"]) / median(p50s["faststream"]),
+               "< 1.0x", verdict(median(p50s["kzvoice"]) < median(p50s["faststream"])))
+    result.add("route", "FastStream p50 vs raw (peer)", spread(p50s["faststream"], ms, "ms"),
+               spread(p50s["raw"], ms, "ms"), median(p50s["faststream"]) / median(p50s["raw"]))
+    result.add("route", "p99 latency, 1 in flight, vs raw", spread(p99s["kzvoice"], ms, "ms"),
+               spread(p99s["raw"], ms, "ms"), median(p99s["kzvoice"]) / median(p99s["raw"]))
+    r2 = median(tps["kzvoice"]) / median(tps["raw"])
+    result.add("route", f"throughput@{IN_FLIGHT} req/s, vs raw", spread(tps["kzvoice"], rps),
+               spread(tps["raw"], rps), r2, f">= {TARGET_R2}x", verdict(r2 >= TARGET_R2),
+               note=f"{n} of {args.total} requests with {IN_FLIGHT} in flight, per responder")
+    r3 = median(tps["kzvoice"]) / median(tps["faststream"])
+    result.add("route", f"throughput@{IN_FLIGHT} req/s, vs FastStream", spread(tps["kzvoice"], rps),
+               spread(tps["faststream"], rps), r3, "> 1.0x", verdict(r3 > 1.0))
+    result.add("route", f"FastStream throughput@{IN_FLIGHT} vs raw (peer)", spread(tps["faststream"], rps),
+               spread(tps["raw"], rps), median(tps["faststream"]) / median(tps["raw"]))
+    result.add("route", "responder CPU per route_req (us), vs raw", spread(cpus["kzvoice"], us, "us"),
+               spread(cpus["raw"], us, "us"), median(cpus["kzvoice"]) / median(cpus["raw"]),
+               note="responder process CPU time over a throughput round / requests (1 tick = 10 ms resolution)")
+    result.add("route", "route_req handler in process (no broker)", spread(handler, "{:.1f}", "us"),
+               note=f"{args.handler_count} pre-decoded route_reqs x {len(handler)} rounds; route_resp built "
+                    "and validated, not sent")
+
+
+async def growth(url: str, args, result: Result) -> None:
+    """Latency and handler cost as the account's numbers and patterns grow."""
+    points = [(n, PATTERNS) for n in GROWTH_NUMBERS] + [(NUMBERS, p) for p in GROWTH_PATTERNS if p != PATTERNS]
+    measured: dict[tuple[int, int], dict] = {}
+    raw = await Responder("raw", url).start()
+    client = await Client(url).open()
+    try:
+        for numbers, patterns in points:
+            started = time.perf_counter()
+            responder = await Responder("kzvoice", url, numbers, patterns).start()
+            try:
+                await responder.command("warm")
+                rng = random.Random(numbers + patterns)
+                for _ in range(args.warmup):
+                    await client.round_trip(dialled(rng, numbers, patterns), "audio")
+                ours, base = [], []
+                for _ in range(args.rounds):
+                    base.append(pct(await latency(client, "raw", args.growth_count, rng), 0.5) * 1000)
+                    ours.append(pct(await latency(client, "audio", args.growth_count, rng, numbers, patterns),
+                                    0.5) * 1000)
+                cost = (await responder.command(f"cost {args.handler_count} {args.rounds}"))["us"]
+            finally:
+                await responder.stop()
+            measured[(numbers, patterns)] = {"p50": ours, "raw": base, "cost": cost}
+            print(f"growth: {numbers} numbers, {patterns} patterns: p50 {median(ours):.3f} ms "
+                  f"(raw {median(base):.3f}), handler {median(cost):.1f} us ({time.perf_counter() - started:.0f} s)",
+                  flush=True)
+    finally:
+        await client.close()
+        await raw.stop()
+
+    def series(keys, x_of, field):
+        return [[x_of(k), median(measured[k][field]), min(measured[k][field]), max(measured[k][field])]
+                for k in keys]
+
+    by_numbers = [(n, PATTERNS) for n in GROWTH_NUMBERS]
+    by_patterns = [(NUMBERS, p) for p in GROWTH_PATTERNS]
+    for what, keys, x_of, label in (("numbers", by_numbers, lambda k: k[0], f"callflow numbers ({PATTERNS} patterns)"),
+                                    ("patterns", by_patterns, lambda k: k[1], f"patterns ({NUMBERS} numbers)")):
+        result.curves[f"route_growth_{what}"] = {
+            "title": f"route_req -> route_resp as the account's {what} grow", "x_label": label, "log_x": True,
+            "y_label": "ms, p50 with one request in flight",
+            "series": {"kzvoice p50": series(keys, x_of, "p50"), "raw aio-pika p50": series(keys, x_of, "raw")}}
+        result.curves[f"route_handler_{what}"] = {
+            "title": f"callflow_svc route_req handler (in process) as the account's {what} grow",
+            "x_label": label, "log_x": True, "y_label": "us per route_req",
+            "series": {"handler": series(keys, x_of, "cost")}}
+        first, last = measured[keys[0]], measured[keys[-1]]
+        result.add("route", f"p50 at {x_of(keys[-1]):,} vs {x_of(keys[0]):,} {what}",
+                   spread(last["p50"], "{:.3f}", "ms"), spread(first["p50"], "{:.3f}", "ms"),
+                   median(last["p50"]) / median(first["p50"]), note="growth; see docs/perf/")
+        result.add("route", f"handler at {x_of(keys[-1]):,} vs {x_of(keys[0]):,} {what}",
+                   spread(last["cost"], "{:.1f}", "us"), spread(first["cost"], "{:.1f}", "us"),
+                   median(last["cost"]) / median(first["cost"]))
+
+
+async def main_async(args) -> Result:
+    from services.bus import BrokerUnavailable  # noqa: F401 (import check: the project is installed)
+    url, cleanup = own_vhost(args.amqp_url, "kzvoice-bench-route")
+    result = Result()
+    try:
+        await compare(url, args, result)
+        if args.growth:
+            await growth(url, args, result)
+    finally:
+        if cleanup is not None:
+            cleanup()
+    return result
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--amqp-url", default=os.environ.get("KZ_AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/",
-                        help="broker (default KZ_AMQP_URL or the local one)")
-    parser.add_argument("--count", type=int, default=2000, help="requests per side for latency")
-    parser.add_argument("--total", type=int, default=6000, help="requests per side for throughput")
-    parser.add_argument("--warmup", type=int, default=500, help="warm-up requests per side")
+    parser.add_argument("--amqp-url", default=amqp_url_default(), help="broker (default KZ_AMQP_URL or the local one)")
+    parser.add_argument("--count", type=int, default=1000, help="requests per round and responder, one at a time")
+    parser.add_argument("--total", type=int, default=3000, help="requests per round and responder, 64 in flight")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests per responder")
     parser.add_argument("--handler-count", type=int, default=2000,
                         help="requests per round for the in-process handler cost")
-    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--growth-count", type=int, default=300, help="requests per round at each growth point")
+    parser.add_argument("--no-growth", dest="growth", action="store_false", help="skip the growth curves")
+    parser.add_argument("--profile", help="write a pyinstrument profile of the kzvoice responder under load here")
+    parser.add_argument("--serve", choices=sorted(KEYS), help=argparse.SUPPRESS)
+    parser.add_argument("--numbers", type=int, default=NUMBERS, help=argparse.SUPPRESS)
+    parser.add_argument("--patterns", type=int, default=PATTERNS, help=argparse.SUPPRESS)
+    if not any(a.dest == "quick" for a in parser._actions):
+        add_common_arguments(parser)
+
+
+def collect(args) -> Result:
+    if args.quick:
+        args.count, args.total, args.rounds, args.warmup, args.handler_count = 200, 640, 3, 50, 500
+        args.growth = False
+    return asyncio.run(main_async(args))
 
 
 def run(args) -> int:
-    if args.quick:
-        args.count, args.total, args.warmup, args.handler_count = 200, 640, 50, 500
-    return asyncio.run(main_async(args))
+    if args.serve:
+        return asyncio.run(serve(args.serve, args.amqp_url, args.numbers, args.patterns))
+    return run_module(collect, args)
 
 
 def main(argv: list[str] | None = None) -> int:

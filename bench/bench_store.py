@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bench.common import Result, add_common_arguments, run_module, spread
 from services.store import Store, layout, open_store
 from services.store.testing import PouchDBServer, PouchDBServerError
 
@@ -96,21 +96,9 @@ async def bench_backend(url: str, *, count: int, repeats: int) -> dict[str, list
         return await measure(store, count=count, repeats=repeats)
 
 
-def print_table(rows: list[tuple[str, str, list[float]]]) -> None:
-    print(f"{'backend':<8} {'operation':<22} {'median ops/s':>13} {'spread (min-max)':>22} {'repeats':>8}")
-    for backend, operation, values in rows:
-        spread = f"{min(values):,.0f}-{max(values):,.0f}"
-        print(f"{backend:<8} {operation:<22} {statistics.median(values):>13,.0f} {spread:>22} {len(values):>8}")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bench_store", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer operations and repeats (a few seconds)")
-    parser.add_argument("--couch-url", help="a CouchDB to measure instead of a fresh pouchdb-server")
-    args = parser.parse_args()
+def collect(args) -> Result:
     count, repeats = (100, 3) if args.quick else (500, 5)
-
-    rows: list[tuple[str, str, list[float]]] = []
+    result = Result()
     with tempfile.TemporaryDirectory(prefix="kzvoice-bench-") as folder:
         backends = [("memory", "memory://"), ("sqlite", f"sqlite:///{Path(folder) / 'bench.sqlite3'}")]
         server = None
@@ -126,13 +114,22 @@ def main() -> int:
         try:
             for name, url in backends:
                 figures = asyncio.run(bench_backend(url, count=count, repeats=repeats))
-                rows.extend((name, operation, values) for operation, values in figures.items())
+                for operation, values in figures.items():
+                    result.add("store", f"{name}: {operation} ops/s", spread(values, "{:,.0f}"),
+                               note=f"{repeats} rounds of {count} operations one at a time; {SIZE} callflows, "
+                                    "boxes and devices in the database" if (name, operation) == ("memory", "get")
+                               else "")
         finally:
             if server is not None:
                 server.stop()
-    print(f"{count} operations per figure, one at a time; {SIZE} callflows, boxes and devices in the database")
-    print_table(rows)
-    return 0
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_store", description=__doc__.splitlines()[0])
+    parser.add_argument("--couch-url", help="a CouchDB to measure instead of a fresh pouchdb-server")
+    add_common_arguments(parser)
+    return run_module(collect, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

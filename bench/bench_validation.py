@@ -1,6 +1,6 @@
 """How long validating one incoming message takes.
 
-Run with ``python -m bench.bench_validation [--repeats N] [--number N]``.
+Run with ``python -m bench.bench_validation [--quick] [--repeats N] [--number N]``.
 
 Times ``Validator.validate`` (our compiled fastjsonschema validators) and
 ``Validator.parse`` (identify + validate + wrap) for a KAZOO-size route_req
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from typing import Any, Callable
 
 from jsonschema import Draft7Validator
 
+from bench.common import Result, add_common_arguments, median, run_module, spread, verdict
 from services.messages import catalogue
 from services.messages.validation import Validator
 
@@ -87,24 +87,9 @@ def per_call_us(fn: Callable[[], Any], *, number: int, repeats: int) -> list[flo
     return samples
 
 
-def describe(samples: list[float]) -> tuple[float, float, float]:
-    return statistics.median(samples), min(samples), max(samples)
-
-
-def _cell(stats: tuple[float, float, float]) -> str:
-    median, low, high = stats
-    return f"{median:.2f} [{low:.2f}-{high:.2f}]"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per case (default 7)")
-    parser.add_argument("--number", type=int, default=20000, help="validations per round (default 20000)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 5000 (a few seconds)")
-    args = parser.parse_args(argv)
+def collect(args) -> Result:
     if args.quick:
         args.repeats, args.number = 3, 5000
-
     validator = Validator()
     compile_start = time.perf_counter()
     validator.compile_all()
@@ -113,32 +98,34 @@ def main(argv: list[str] | None = None) -> int:
     cases = [("route_req", catalogue.ROUTE_REQ, kazoo_route_req()),
              ("CHANNEL_EXECUTE_COMPLETE", catalogue.CALL_EVENTS["CHANNEL_EXECUTE_COMPLETE"],
               channel_execute_complete())]
-
     print(f"compile_all: {compile_ms:.0f} ms for {len(list(catalogue.all_specs()))} schemas; "
-          f"{args.repeats} rounds of {args.number} calls; µs per call, median [min-max]")
-    rows = [["message", "bytes", "validate", "parse", "jsonschema", "ratio", "target"]]
-    verdicts = []
+          f"{args.repeats} rounds of {args.number} calls; µs per call, median [min-max]", flush=True)
+    result = Result()
     for label, spec, body in cases:
         validator.validate(spec, body)  # must be valid before it is timed
         schema = json.loads((validator.schema_dir / spec.schema).read_text(encoding="utf-8"))
         reference = Draft7Validator(schema)
         reference.validate(body)
-        fast = describe(per_call_us(lambda: validator.validate(spec, body), number=args.number, repeats=args.repeats))
-        parse = describe(per_call_us(lambda: validator.parse(body), number=args.number, repeats=args.repeats))
-        slow = describe(per_call_us(lambda: reference.validate(body), number=max(1, args.number // 20),
-                                    repeats=args.repeats))
-        verdict = "PASS" if fast[0] <= TARGET_US else "FAIL"
-        verdicts.append(verdict)
+        fast = per_call_us(lambda: validator.validate(spec, body), number=args.number, repeats=args.repeats)
+        parse = per_call_us(lambda: validator.parse(body), number=args.number, repeats=args.repeats)
+        slow = per_call_us(lambda: reference.validate(body), number=max(1, args.number // 20), repeats=args.repeats)
         size = len(json.dumps(body, separators=(",", ":")))
-        rows.append([label, str(size), _cell(fast), _cell(parse), _cell(slow), f"{slow[0] / fast[0]:.0f}x",
-                     f"{verdict} (<= {TARGET_US:g} µs)"])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for n, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) if i in (0, 6) else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-        if n == 0:
-            print("-" * (sum(widths) + 2 * (len(widths) - 1)))
-    print(f"overall: {'PASS' if all(v == 'PASS' for v in verdicts) else 'FAIL'}")
-    return 0
+        result.add("validation", f"{label} ({size} B) validate, vs jsonschema", spread(fast, "{:.2f}", "us"),
+                   spread(slow, "{:.1f}", "us"), median(fast) / median(slow), f"<= {TARGET_US:g} us",
+                   verdict(median(fast) <= TARGET_US),
+                   note=f"{args.repeats} rounds of {args.number} calls; baseline jsonschema Draft7Validator, "
+                        "precompiled, same schema and body")
+        result.add("validation", f"{label} parse (identify+validate+wrap)", spread(parse, "{:.2f}", "us"),
+                   target=f"<= {TARGET_US:g} us", verdict=verdict(median(parse) <= TARGET_US))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7, help="timed rounds per case (default 7)")
+    parser.add_argument("--number", type=int, default=20000, help="validations per round (default 20000)")
+    add_common_arguments(parser)
+    return run_module(collect, parser.parse_args(argv))
 
 
 if __name__ == "__main__":
