@@ -25,6 +25,7 @@ Precedence rules worth knowing (voicemail.md 1, 0.5):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
@@ -202,64 +203,73 @@ async def load_profile(config, *, box: Mailbox | None, data: Mapping[str, Any], 
     def box_flag(name: str, default: bool = False) -> bool:
         return box.flag(name, default) if box is not None else default
 
-    keys = Keys.from_config(await config.get("keys", "voicemail", account=account))
+    # every read at once: on a cold cache they are sysconf round trips, and they do not depend on each other
+    reads = {
+        "keys": config.get("keys", "voicemail", account=account),
+        "interdigit": config.get_integer("call_command", "interdigit_timeout", 2000),
+        "collect": config.get_integer("call_command", "collect_timeout", 5000),
+        "application": config.get_integer("call_command", "application_timeout", 500000),
+        "notify": config.get_integer("notify", "notify_publisher_timeout_ms", 30000),
+        "max_length": config.get_integer("callflow", ["voicemail", "max_message_length"], 500),
+        "extension": config.get_ne_binary("callflow", ["voicemail", "extension"], "mp3", account=account),
+        "transcribe": config.get_is_true("callflow", ["voicemail", "transcribe_default"], False),
+        "save_after": config.get_is_true("callflow", ["voicemail", "save_after_notify"], False),
+        "delete_after": config.get_is_true("callflow", ["voicemail", "delete_after_notify"], False),
+        "delete_amqp": config.get_boolean("callflow", ["voicemail", "vm_delete_amqp"], False),
+        "force_pin": config.get_is_true("callflow", ["voicemail", "force_require_pin"], False),
+        "ff_rw": config.get_is_true("callflow", ["voicemail", "is_voicemail_ff_rw_enabled"], False),
+        "seek": config.get_non_neg_integer("callflow", ["voicemail", "seek_duration_ms"], 10000),
+        "forward_type": config.get_ne_binary("callflow", ["voicemail", "vm_message_forward_type"], "only_forward"),
+        "operator_key": config.get_ne_binary("callflow", "operator_key", "0"),
+        "login_attempts": config.get_integer("callflow", ["voicemail", "max_login_attempts"], 3),
+        "pin_length": config.get_integer("callflow", ["voicemail", "max_pin_length"], 6),
+        "box_number_length": config.get_integer("callflow", ["voicemail", "max_box_number_length"], 15),
+    }
+    if not isinstance(config, _Defaults):
+        reads["min_size"] = config_keys.min_message_size(config, account)
+        reads["max_count"] = config_keys.max_message_count(config, account)
+        reads["retention"] = config_keys.message_retention_days(config, account)
+    if mailboxes is not None:
+        reads["timezone"] = mailboxes.timezone(box)
+    c = dict(zip(reads, await asyncio.gather(*reads.values())))
 
-    system_interdigit = await config.get_integer("call_command", "interdigit_timeout", 2000)
+    keys = Keys.from_config(c["keys"])
     interdigit = positive_int(doc.get("interdigit_timeout")) or positive_int(data.get("interdigit_timeout")) \
-        or system_interdigit
-    collect_timeout = await config.get_integer("call_command", "collect_timeout", 5000)
-    application_timeout = await config.get_integer("call_command", "application_timeout", 500000)
-    notify_timeout = await config.get_integer("notify", "notify_publisher_timeout_ms", 30000)
-
+        or c["interdigit"]
     max_length = positive_int(data.get("max_message_length")) or positive_int(doc.get("max_message_length")) \
-        or await config.get_integer("callflow", ["voicemail", "max_message_length"], 500)
-    if isinstance(config, _Defaults):
-        min_size, max_count, retention = (config_keys.MIN_MESSAGE_SIZE_MS, config_keys.MAILBOX_DEFAULT_SIZE,
-                                          config_keys.RETENTION_DAYS)
-    else:
-        min_size = await config_keys.min_message_size(config, account)
-        max_count = await config_keys.max_message_count(config, account)
-        retention = await config_keys.message_retention_days(config, account)
+        or c["max_length"]
+    min_size = c.get("min_size", config_keys.MIN_MESSAGE_SIZE_MS)
+    max_count = c.get("max_count", config_keys.MAILBOX_DEFAULT_SIZE)
+    retention = c.get("retention", config_keys.RETENTION_DAYS)
 
     extension = doc.get("media_extension")
     if extension not in MEDIA_EXTENSIONS:
-        extension = await config.get_ne_binary("callflow", ["voicemail", "extension"], "mp3", account=account)
-        if extension not in MEDIA_EXTENSIONS:
-            extension = "mp3"
+        extension = c["extension"] if c["extension"] in MEDIA_EXTENSIONS else "mp3"
 
-    if box is not None and box.has("transcribe"):
-        transcribe = box.flag("transcribe")
-    else:
-        transcribe = bool(await config.get_is_true("callflow", ["voicemail", "transcribe_default"], False))
-
+    transcribe = box.flag("transcribe") if box is not None and box.has("transcribe") else bool(c["transcribe"])
     save_after = box.flag("save_after_notify") if box is not None and box.has("save_after_notify") else \
-        bool(await config.get_is_true("callflow", ["voicemail", "save_after_notify"], False))
+        bool(c["save_after"])
     delete_after = box.flag("delete_after_notify") if box is not None and box.has("delete_after_notify") else \
-        bool(await config.get_is_true("callflow", ["voicemail", "delete_after_notify"], False))
+        bool(c["delete_after"])
     after_notify = "save" if save_after else "delete" if delete_after else "nothing"
-    vm_delete_amqp = bool(await config.get_boolean("callflow", ["voicemail", "vm_delete_amqp"], False))
 
-    force_pin = bool(await config.get_is_true("callflow", ["voicemail", "force_require_pin"], False))
-    ff_rw_system = bool(await config.get_is_true("callflow", ["voicemail", "is_voicemail_ff_rw_enabled"], False))
+    force_pin = bool(c["force_pin"])
     seek = non_neg_int(doc.get("seek_duration_ms"))
     if seek is None:
-        seek = await config.get_non_neg_integer("callflow", ["voicemail", "seek_duration_ms"], 10000)
-    forward_type = await config.get_ne_binary("callflow", ["voicemail", "vm_message_forward_type"], "only_forward")
+        seek = c["seek"]
 
     operator_number = doc.get("operator_number")
     if isinstance(operator_number, bool) or operator_number in (None, ""):
-        operator_number = await config.get_ne_binary("callflow", "operator_key", "0")
+        operator_number = c["operator_key"]
     elif isinstance(operator_number, (int, float)):
         operator_number = str(int(operator_number))
-
-    timezone = await mailboxes.timezone(box) if mailboxes is not None else "America/Los_Angeles"
 
     return Profile(
         keys=keys,
         interdigit_ms=int(interdigit),
-        collect_timeout_ms=int(collect_timeout),
-        application_timeout_ms=int(application_timeout),
-        notify_timeout_ms=int(notify_timeout),
+        collect_timeout_ms=int(c["collect"]),
+        application_timeout_ms=int(c["application"]),
+        notify_timeout_ms=int(c["notify"]),
         max_message_length_s=int(max_length),
         min_message_size_ms=int(min_size),
         max_message_count=int(max_count),
@@ -267,17 +277,17 @@ async def load_profile(config, *, box: Mailbox | None, data: Mapping[str, Any], 
         retention_days=int(retention),
         transcribe=transcribe,
         after_notify=after_notify,
-        vm_delete_amqp=vm_delete_amqp,
-        max_login_attempts=int(await config.get_integer("callflow", ["voicemail", "max_login_attempts"], 3)),
-        max_pin_length=int(await config.get_integer("callflow", ["voicemail", "max_pin_length"], 6)),
-        max_box_number_length=int(await config.get_integer("callflow", ["voicemail", "max_box_number_length"], 15)),
+        vm_delete_amqp=bool(c["delete_amqp"]),
+        max_login_attempts=int(c["login_attempts"]),
+        max_pin_length=int(c["pin_length"]),
+        max_box_number_length=int(c["box_number_length"]),
         require_pin=force_pin or box_flag("require_pin"),
         force_require_pin=force_pin,
-        ff_rw_enabled=ff_rw_system and box_flag("is_voicemail_ff_rw_enabled"),
+        ff_rw_enabled=bool(c["ff_rw"]) and box_flag("is_voicemail_ff_rw_enabled"),
         seek_duration_ms=int(seek),
-        forward_type=str(forward_type),
+        forward_type=str(c["forward_type"]),
         operator_number=str(operator_number),
-        timezone=timezone,
+        timezone=c.get("timezone", "America/Los_Angeles"),
         skip_greeting=box_flag("skip_greeting"),
         skip_instructions=box_flag("skip_instructions"),
         skip_envelope=box_flag("skip_envelope"),
