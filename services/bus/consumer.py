@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from services.bus import codec
 from services.bus.exchanges import Exchange
 from services.bus.transport import Delivery, Transport
-from services.logging import bind_call
+from services.logging import call_id_var, msg_id_var
 from services.messages.errors import InvalidMessage
 from services.messages.spec import Message, MessageSpec
 
@@ -55,6 +55,9 @@ class Consumer:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        # metric children per message kind: prometheus' labels() takes a lock and builds a key on every call
+        self._consumed: dict[str, Any] = {}
+        self._handle_seconds = metrics.handle_seconds.labels(queue) if metrics is not None else None
 
     def on(self, spec: MessageSpec, handler: Handler) -> "Consumer":
         self._handlers[spec.key] = handler
@@ -140,23 +143,34 @@ class Consumer:
         self._in_flight += 1
         self._idle.clear()
         started = time.perf_counter()
+        # the Call-ID and Msg-ID on the handler's log lines (services.logging.bind_call, inlined)
+        call_token = call_id_var.set(message.call_id) if message.call_id is not None else None
+        msg_token = msg_id_var.set(message.msg_id) if message.msg_id is not None else None
         try:
-            with bind_call(message.call_id, message.msg_id):
-                try:
-                    await handler(message)
-                except asyncio.CancelledError:
-                    await delivery.reject(requeue=False)
-                    raise
-                except Exception:
-                    log.exception("handler for %s on %s failed; message dropped", message.spec.key, self.queue)
-                    if self._metrics is not None:
-                        self._metrics.handler_errors.labels(self.queue, message.spec.key).inc()
-                    await delivery.reject(requeue=False)
-                    return
+            try:
+                await handler(message)
+            except asyncio.CancelledError:
+                await delivery.reject(requeue=False)
+                raise
+            except Exception:
+                log.exception("handler for %s on %s failed; message dropped", message.spec.key, self.queue)
+                if self._metrics is not None:
+                    self._metrics.handler_errors.labels(self.queue, message.spec.key).inc()
+                await delivery.reject(requeue=False)
+                return
+            finally:
+                if msg_token is not None:
+                    msg_id_var.reset(msg_token)
+                if call_token is not None:
+                    call_id_var.reset(call_token)
             await delivery.ack()
             if self._metrics is not None:
-                self._metrics.consumed.labels(self.queue, message.spec.key).inc()
-                self._metrics.handle_seconds.labels(self.queue).observe(time.perf_counter() - started)
+                key = message.spec.key
+                counter = self._consumed.get(key)
+                if counter is None:
+                    counter = self._consumed[key] = self._metrics.consumed.labels(self.queue, key)
+                counter.inc()
+                self._handle_seconds.observe(time.perf_counter() - started)
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:

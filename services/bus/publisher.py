@@ -32,18 +32,31 @@ def strip_empty(value: Any, *, keep: tuple[str, ...] = (), top: bool = True) -> 
     """Drop keys whose value is ``None`` or ``""`` (recursively); ``[]``, ``{}``, 0 and false stay.
 
     Top-level keys named in ``keep`` (a spec's data fields) are left exactly as given."""
+    if not top:
+        return _strip_nested(value)
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            if top and k in keep:
+            if k in keep:
                 out[k] = v
             elif v is not None and v != "":
-                out[k] = strip_empty(v, top=False)
-            elif top and k in _KEEP_EMPTY and v is not None:
+                # only containers are walked: a scalar is kept as it is, without a call per value
+                out[k] = _strip_nested(v) if isinstance(v, (dict, list)) else v
+            elif k in _KEEP_EMPTY and v is not None:
                 out[k] = v
         return out
     if isinstance(value, list):
-        return [strip_empty(v, top=False) for v in value]
+        return [_strip_nested(v) for v in value]
+    return value
+
+
+def _strip_nested(value: Any) -> Any:
+    """``strip_empty`` below the top level (no ``keep``, no kept empty envelope keys)."""
+    if isinstance(value, dict):
+        return {k: (_strip_nested(v) if isinstance(v, (dict, list)) else v)
+                for k, v in value.items() if v is not None and v != ""}
+    if isinstance(value, list):
+        return [_strip_nested(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
@@ -57,6 +70,7 @@ class Publisher:
         self.node = node
         self.server_id = server_id
         self._metrics = metrics
+        self._published: dict[str, Any] = {}     # spec key -> its counter (labels() takes a lock each call)
 
     def build(self, spec: MessageSpec, fields: Mapping[str, Any], *, server_id: str | None = None) -> dict[str, Any]:
         """The message body as it goes on the wire, validated."""
@@ -99,6 +113,9 @@ class Publisher:
         await self._transport.publish(spec.exchange, routing_key, codec.encode(body), headers=headers or None,
                                       mandatory=spec.mandatory)
         if self._metrics is not None:
-            self._metrics.published.labels(spec.key).inc()
+            counter = self._published.get(spec.key)
+            if counter is None:
+                counter = self._published[spec.key] = self._metrics.published.labels(spec.key)
+            counter.inc()
         if log.isEnabledFor(logging.DEBUG):
             log.debug("published %s on %s key %s", spec.key, spec.exchange.name, routing_key)
