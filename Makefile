@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 help:
 	@echo "make demo   - run the demo (services + gateway simulator, in one process)"
 	@echo "make test   - install, start what the tests need, run the tests (make test-slow: the fault/load suite)"
-	@echo "make bench  - run the benchmarks (make bench-quick for a one-minute version)"
+	@echo "make bench  - run the benchmarks, one table at the end (make bench-quick: about a minute; BENCH_ARGS=--help)"
 
 venv: $(STAMP)
 
@@ -45,11 +45,11 @@ test-fast: venv
 
 bench: venv node broker
 	$(PY) -m pip install -q -e '.[test,fast,bench]'
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 bench-quick: venv node broker
 	$(PY) -m pip install -q -e '.[test,fast,bench]'
-	$(PY) -m bench --quick
+	$(PY) -m bench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache kzvoice.sqlite3*
