@@ -62,6 +62,7 @@ class CallflowService:
         self.listener = CallflowListener(bus, queue, route_req=route_req.handle, route_win=route_win.handle,
                                          calls=self.calls, cache=self.cache)
         await self.listener.start()
+        self.calls.start_reaper(config.session_idle_timeout_s)
 
     @property
     def server_id(self) -> str:

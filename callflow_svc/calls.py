@@ -9,13 +9,18 @@
   ``route_win_timeout``; ``take_win`` hands it over once;
 * ``start`` runs a call's flow as a task owned here: its failure is logged,
   its end unbinds the call's events, ``drain`` waits for all at shutdown;
-* ``deliver`` routes one event or action reply to the call it belongs to.
+* ``deliver`` routes one event or action reply to the call it belongs to;
+* a reaper (``start_reaper``) ends running calls that saw no event and sent no
+  command for the configured idle time (``callflow`` ``session_idle_timeout``,
+  seconds, default 3600; 0 turns it off): a gateway that vanished without
+  ``CHANNEL_DESTROY`` must not leave the call here for ever (ours).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -28,6 +33,9 @@ from services.logging import bind_call
 from services.messages.spec import Message
 
 log = logging.getLogger(__name__)
+
+REAP_CHECK_MAX_S = 30.0           # the reaper looks at least this often
+REAP_CHECK_MIN_S = 0.05
 
 
 @dataclass
@@ -59,6 +67,8 @@ class Calls:
         self.running: dict[str, Executor] = {}
         self._watched: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._reaper: asyncio.Task | None = None
+        self.reaped = 0
 
     # -- event bindings ---------------------------------------------------------------------
 
@@ -131,6 +141,45 @@ class Calls:
                 await self.unwatch(call_id)
                 log.info("call %s: flow ended (%d command(s) sent)", call_id, executor.commands_sent)
 
+    # -- abandoned calls ---------------------------------------------------------------------
+
+    def start_reaper(self, idle_timeout_s: Callable[[], Awaitable[float]]) -> None:
+        """Check running calls every quarter of the idle timeout (at most every 30 s)."""
+        if self._reaper is None:
+            self._reaper = asyncio.create_task(self._reap_loop(idle_timeout_s), name="callflow-reaper")
+
+    async def _reap_loop(self, idle_timeout_s: Callable[[], Awaitable[float]]) -> None:
+        while True:
+            try:
+                idle = float(await idle_timeout_s())
+            except Exception as exc:          # config unreachable: keep the last known rule next time
+                log.debug("reaper: no idle timeout (%s)", exc)
+                idle = 0.0
+            if idle > 0:
+                self.reap_idle(idle)
+            await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0
+                                else REAP_CHECK_MAX_S)
+
+    def reap_idle(self, idle_s: float) -> int:
+        """End every running call idle for more than ``idle_s`` seconds; returns how many."""
+        now = time.monotonic()
+        count = 0
+        for call_id, executor in list(self.running.items()):
+            if not executor.reaped and now - executor.last_activity > idle_s:
+                with bind_call(call_id, None):
+                    log.warning("call %s: no event for %.0f s; presumed abandoned, ending it", call_id,
+                                now - executor.last_activity)
+                executor.reap()
+                self.reaped += 1
+                count += 1
+        return count
+
+    async def stop_reaper(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+            self._reaper = None
+
     # -- events -------------------------------------------------------------------------------
 
     def deliver_destroy(self, message: Message) -> None:
@@ -156,6 +205,7 @@ class Calls:
     # -- shutdown -------------------------------------------------------------------------------
 
     async def drain(self, timeout: float) -> bool:
+        await self.stop_reaper()
         for pending in list(self.pending.values()):
             if pending.timer is not None:
                 pending.timer.cancel()

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from callflow_svc.numbers import DEFAULT_CONVERTERS, DEFAULT_RECONCILE_REGEX
 
 CATEGORY = "callflow"
+SESSION_IDLE_TIMEOUT_S = 3600
 
 
 class CallflowConfig:
@@ -30,6 +31,11 @@ class CallflowConfig:
     # callflow.md 3.4 branch budget
     async def max_branch_count(self) -> int:
         return await self._client.get_integer(CATEGORY, "max_branch_count", 50)
+
+    # ours: a running call with no event and no command for this long is presumed abandoned
+    # (the gateway vanished without CHANNEL_DESTROY) and ended; 0 turns the reaper off
+    async def session_idle_timeout_s(self) -> int:
+        return await self._client.get_integer(CATEGORY, "session_idle_timeout", SESSION_IDLE_TIMEOUT_S)
 
     # callflow.md 3.7 play
     async def post_answer_delay_ms(self) -> int:

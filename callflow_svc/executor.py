@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
@@ -110,11 +111,20 @@ class Executor:
         self._context: ActionContext | None = None
         self.commands_sent = 0
         self.hangup_sent = False            # a hangup of this channel went out (an action's or ours)
+        self.last_activity = time.monotonic()   # last event delivered or command sent (the reaper reads it)
+        self.reaped = False
+
+    def reap(self) -> None:
+        """End an abandoned call (no event for too long): the running action is cancelled, a hangup
+        is sent (harmless if the channel is gone) and the flow ends."""
+        self.reaped = True
+        self._usurped.set()
 
     # -- events in ------------------------------------------------------------------------
 
     def deliver(self, message: Message) -> None:
         """One message of this call, in arrival order (no awaiting here)."""
+        self.last_activity = time.monotonic()
         if message.spec is catalogue.USURP_CONTROL:
             if message.get("Fetch-ID") != self.call.fetch_id:
                 log.info("control of the call taken by fetch %s; ending without hangup", message.get("Fetch-ID"))
@@ -136,6 +146,7 @@ class Executor:
         sent = await self.deps.bus.publish(catalogue.COMMANDS[application], body, to=self.call.control_queue,
                                            server_id=self.deps.server_id)
         self.commands_sent += 1
+        self.last_activity = time.monotonic()
         if application == "hangup" and not is_true(fields.get("Other-Leg-Only")):
             self.hangup_sent = True
         return sent
@@ -156,9 +167,13 @@ class Executor:
         stack: list[Mapping[str, Any]] = []
         budget = await self.deps.config.max_branch_count()
         while True:
+            if self.reaped:
+                return await self._end_with_hangup()
             if self.destroyed or self._usurped.is_set():
                 return self._end()
             outcome = await self._launch(node)
+            if self.reaped:
+                return await self._end_with_hangup()
             if isinstance(outcome, (o.Transfer, o.Usurped)) or self.destroyed:
                 return self._end()
             if isinstance(outcome, o.Continue):

@@ -18,7 +18,7 @@ import logging
 from typing import Any
 
 from voicemail_svc.call_control import Timers
-from voicemail_svc.listener import ACTIONS_QUEUE, SessionRunner, VoicemailListener
+from voicemail_svc.listener import ACTIONS_QUEUE, SESSION_IDLE_TIMEOUT_S, SessionRunner, VoicemailListener
 from voicemail_svc.session import Background, Deps, Sessions, default_check
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,15 @@ class VoicemailService:
             self.deps = await self._build_deps(bus)
             self.sessions = Sessions(self.deps)
             session = self.sessions.run
-        self.listener = VoicemailListener(bus, session, timers=self._timers, queue=self._queue)
+        idle = None
+        if self.deps is not None and self.deps.config is not None:
+            config = self.deps.config
+
+            async def idle() -> float:
+                return await config.get_integer("callflow", ["voicemail", "session_idle_timeout"],
+                                                SESSION_IDLE_TIMEOUT_S)
+        self.listener = VoicemailListener(bus, session, timers=self._timers, queue=self._queue,
+                                          idle_timeout_s=idle)
         await self.listener.start()
 
     async def _build_deps(self, bus) -> Deps:

@@ -10,13 +10,18 @@
   returns at once, so the action is acked;
 * when the session ends (normally, by hangup, by a failure or by
   cancellation) exactly one action.result goes back, then the binding is
-  dropped.
+  dropped;
+* a session whose call sent no event for ``idle_timeout_s`` (``callflow``
+  ``voicemail.session_idle_timeout``, seconds, default 1800; 0 turns it off)
+  is presumed abandoned -- the gateway vanished without ``CHANNEL_DESTROY`` --
+  and cancelled by the reaper; its result is ``stop`` (ours).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.bus import Bus, unique_queue_name
@@ -32,6 +37,10 @@ log = logging.getLogger(__name__)
 
 ACTIONS_QUEUE = "voicemail_actions"
 CONTINUE = ActionResult("continue")
+REAPED = ActionResult("stop")
+SESSION_IDLE_TIMEOUT_S = 1800        # longer than any quiet stretch of a live session (a 500 s recording)
+REAP_CHECK_MAX_S = 30.0
+REAP_CHECK_MIN_S = 0.05
 
 SessionRunner = Callable[[CallControl, Mapping[str, Any], Mapping[str, Any]], Awaitable[ActionResult]]
 
@@ -55,8 +64,10 @@ def invalid_reason(message: Message) -> str | None:
 
 class VoicemailListener:
     def __init__(self, bus: Bus, run_session: SessionRunner, *, timers: Timers | None = None,
-                 queue: str = ACTIONS_QUEUE) -> None:
+                 queue: str = ACTIONS_QUEUE,
+                 idle_timeout_s: Callable[[], Awaitable[float]] | None = None) -> None:
         self.bus = bus
+        self._idle_timeout_s = idle_timeout_s
         self._run_session = run_session
         self.timers = timers or Timers()
         self.queue_name = queue
@@ -66,6 +77,10 @@ class VoicemailListener:
         self.streams: dict[str, CallEvents] = {}
         self.sessions: dict[str, asyncio.Task] = {}
         self.results_sent = 0
+        self.activity: dict[str, float] = {}     # call id -> when its last event arrived (monotonic)
+        self._reaped: set[str] = set()
+        self.reaped = 0
+        self._reaper: asyncio.Task | None = None
 
     async def start(self) -> None:
         bus = self.bus
@@ -78,6 +93,7 @@ class VoicemailListener:
         await self.actions.bind(KAPPS, callflow_action_key("voicemail"))
         self.actions.on(m.ACTION_EXECUTE, self._on_action)
         await self.actions.start()
+        self._reaper = asyncio.get_running_loop().create_task(self._reap_loop(), name="voicemail-reaper")
 
     @property
     def running(self) -> bool:
@@ -91,6 +107,7 @@ class VoicemailListener:
         stream = self.streams.get(message.call_id or "")
         if stream is not None:
             stream.put(message)
+            self.activity[stream.call_id] = time.monotonic()
 
     # -- actions -----------------------------------------------------------------------------
 
@@ -122,11 +139,13 @@ class VoicemailListener:
         data = dict(message.get("Data") or {})
         stream = CallEvents(call_id)
         self.streams[call_id] = stream
+        self.activity[call_id] = time.monotonic()
         try:
             await self.events.bind(CALLEVT, call_events_binding(call_id))
             await self.bus.publish(m.ACTION_ACCEPTED, {"Msg-ID": msg_id, "Call-ID": call_id}, to=server_id)
         except Exception:
             self.streams.pop(call_id, None)
+            self.activity.pop(call_id, None)
             await self._unbind(call_id)
             raise
         call = BusCallControl(self.bus, call_info, stream, self.replies, timers=self.timers)
@@ -153,8 +172,11 @@ class VoicemailListener:
             except Hangup:
                 log.info("caller hung up during the voicemail session")
             except asyncio.CancelledError:
-                log.warning("voicemail session cancelled (drain timeout); answering continue")
-                raise
+                if call_id not in self._reaped:
+                    log.warning("voicemail session cancelled (drain timeout); answering continue")
+                    raise
+                log.warning("voicemail session reaped: no call event for too long; answering stop")
+                result = REAPED
             except Exception:
                 log.exception("voicemail session failed; answering continue")
             finally:
@@ -168,6 +190,8 @@ class VoicemailListener:
             await self._send_result(server_id, msg_id, call_id, result)
         finally:
             self.streams.pop(call_id, None)
+            self.activity.pop(call_id, None)
+            self._reaped.discard(call_id)
             await self._unbind(call_id)
 
     async def _send_result(self, server_id: str, msg_id: str, call_id: str, result: ActionResult) -> None:
@@ -182,6 +206,42 @@ class VoicemailListener:
         except Exception as exc:  # the connection may be gone; the queue dies with it
             log.debug("unbinding events of %s: %s", call_id, exc)
 
+    # -- abandoned sessions ----------------------------------------------------------------------
+
+    async def _idle_limit(self) -> float:
+        if self._idle_timeout_s is None:
+            return float(SESSION_IDLE_TIMEOUT_S)
+        try:
+            return float(await self._idle_timeout_s())
+        except Exception as exc:
+            log.debug("reaper: no idle timeout (%s); using the default", exc)
+            return float(SESSION_IDLE_TIMEOUT_S)
+
+    async def _reap_loop(self) -> None:
+        while True:
+            idle = await self._idle_limit()
+            if idle > 0:
+                self.reap_idle(idle)
+            await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0
+                                else REAP_CHECK_MAX_S)
+
+    def reap_idle(self, idle_s: float) -> int:
+        """Cancel every session whose call was silent for more than ``idle_s`` seconds."""
+        now = time.monotonic()
+        count = 0
+        for call_id, task in list(self.sessions.items()):
+            last = self.activity.get(call_id, now)
+            if call_id in self._reaped or task.done() or now - last <= idle_s:
+                continue
+            with bind_call(call_id, None):
+                log.warning("voicemail session of %s: no call event for %.0f s; presumed abandoned", call_id,
+                            now - last)
+            self._reaped.add(call_id)
+            self.reaped += 1
+            task.cancel()
+            count += 1
+        return count
+
     # -- stopping ----------------------------------------------------------------------------
 
     async def stop(self, drain_timeout: float, *, close: bool = True) -> bool:
@@ -189,6 +249,10 @@ class VoicemailListener:
 
         With ``close=False`` the event queue and the reply queue stay open (work that outlives its
         session, such as a message upload, still needs the replies) until ``close()``."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            await asyncio.gather(self._reaper, return_exceptions=True)
+            self._reaper = None
         if self.actions is not None:
             await self.actions.stop(drain_timeout)
         drained = True

@@ -159,6 +159,10 @@ class AmqpTransport(Transport):
         if entry is None:
             return
         channel, queue = entry
+        # the exchanges declared on this queue's channel die with it: keeping them would keep the
+        # closed channel alive (one per deleted queue, e.g. a gateway's per-call control queue)
+        for key in [k for k in self._exchanges if k[0] == id(channel)]:
+            del self._exchanges[key]
         try:
             await queue.delete(if_unused=False, if_empty=False)
         finally:
