@@ -4,29 +4,61 @@ One method per setting, so the keys and defaults are written once.  The
 source is the shared config client (``services.config.client.ConfigClient``:
 sysconf over the bus, cached, flushed on change events); tests may give any
 object with the same getters.
+
+The routing path reads some settings on every route_req.  A value the client
+served from its cache is kept here too, for at most ``MEMO_SECONDS``, and only
+while the client has dropped nothing since (its ``stats.evictions``): a change
+event or a flush is seen by the very next read, as with the client alone.  A
+broker reconnect is noticed by the client at its next lookup, so here at most
+``MEMO_SECONDS`` later.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import time
+from typing import Any, Awaitable, Callable, Mapping
 
 from callflow_svc.numbers import DEFAULT_CONVERTERS, DEFAULT_RECONCILE_REGEX
 
 CATEGORY = "callflow"
 SESSION_IDLE_TIMEOUT_S = 3600
+MEMO_SECONDS = 1.0
+MEMO_ENTRIES = 10_000
 
 
 class CallflowConfig:
-    def __init__(self, client) -> None:
+    def __init__(self, client, *, clock: Callable[[], float] = time.monotonic,
+                 memo_seconds: float = MEMO_SECONDS) -> None:
         self._client = client
+        self._clock = clock
+        self._memo_seconds = memo_seconds
+        self._memo: dict[tuple, tuple[Any, float, int]] = {}     # key -> (value, until, client evictions)
+
+    async def _memo_read(self, key: tuple, read: Callable[[], Awaitable[Any]]) -> Any:
+        stats = getattr(self._client, "stats", None)
+        if stats is None:
+            return await read()
+        now = self._clock()
+        hit = self._memo.get(key)
+        if hit is not None and hit[1] > now and hit[2] == stats.evictions:
+            return hit[0]
+        misses, evictions = stats.misses, stats.evictions
+        value = await read()
+        if stats.misses == misses and stats.evictions == evictions:    # all from the client's cache
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[key] = (value, now + self._memo_seconds, evictions)
+        return value
 
     # callflow.md 3.2, config.md 6.1
     async def route_win_timeout_ms(self) -> int:
-        return await self._client.get_integer(CATEGORY, "route_win_timeout", 3000)
+        return await self._memo_read(("route_win_timeout",), lambda: self._client.get_integer(
+            CATEGORY, "route_win_timeout", 3000))
 
     # callflow.md 3.1 Pre-Park
     async def ring_ready_offnet(self) -> bool:
-        return bool(await self._client.get_is_true(CATEGORY, "ring_ready_offnet", True))
+        return bool(await self._memo_read(("ring_ready_offnet",), lambda: self._client.get_is_true(
+            CATEGORY, "ring_ready_offnet", True)))
 
     # callflow.md 3.4 branch budget
     async def max_branch_count(self) -> int:
@@ -53,12 +85,13 @@ class CallflowConfig:
 
     # callflow.md 2.1 item 5
     async def reconcile_regex(self) -> str:
-        return await self._client.get_ne_binary("number_manager", "reconcile_regex", DEFAULT_RECONCILE_REGEX)
+        return await self._memo_read(("reconcile_regex",), lambda: self._client.get_ne_binary(
+            "number_manager", "reconcile_regex", DEFAULT_RECONCILE_REGEX))
 
     # callflow.md 2.3 step 4: account-global strategy
     async def e164_converters(self, account_id: str) -> Mapping[str, Any]:
-        value = await self._client.get("number_manager", "e164_converters", dict(DEFAULT_CONVERTERS),
-                                       account=account_id, strategy="global")
+        value = await self._memo_read(("e164_converters", account_id), lambda: self._client.get(
+            "number_manager", "e164_converters", dict(DEFAULT_CONVERTERS), account=account_id, strategy="global"))
         return value if isinstance(value, dict) else DEFAULT_CONVERTERS
 
     # callflow.md 3.3 language, step 2
