@@ -52,7 +52,7 @@ def redact(url: str) -> str:
 
 class AmqpTransport(Transport):
     def __init__(self, url: str, *, tls: TLSFiles | None = None, connection_name: str = "kzvoice",
-                 reconnect_interval: float = 1.0) -> None:
+                 reconnect_interval: float = 1.0, on_reconnect=None) -> None:
         self._url = url
         self._tls = tls or TLSFiles()
         self._name = connection_name
@@ -64,6 +64,7 @@ class AmqpTransport(Transport):
         self._queues: dict[str, tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]] = {}
         self._consumers: dict[str, str] = {}   # consumer tag -> queue name
         self.reconnects = 0
+        self._on_reconnect_hook = on_reconnect
 
     @property
     def url(self) -> str:
@@ -89,6 +90,8 @@ class AmqpTransport(Transport):
     def _on_reconnect(self, *_: Any) -> None:
         self.reconnects += 1
         log.warning("reconnected to the broker at %s; exchanges, queues and consumers restored", self.url)
+        if self._on_reconnect_hook is not None:
+            self._on_reconnect_hook()
 
     async def close(self) -> None:
         if self._conn is not None and not self._conn.is_closed:
