@@ -112,7 +112,8 @@ class Calls:
         if self.pending.get(call_id) is pending:
             del self.pending[call_id]
             log.info("no route_win for %s in time; forgetting the call", call_id)
-            self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+            if call_id in self._watched:
+                self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
 
     def take_win(self, call_id: str) -> PendingWin | None:
         pending = self.pending.pop(call_id, None)
@@ -200,7 +201,8 @@ class Calls:
             if event_fetch_id(message) == pending.fetch_id:
                 log.info("call %s destroyed before its route_win; nothing will run", call_id)
                 self.take_win(call_id)
-                self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+                if call_id in self._watched:
+                    self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
 
     # -- shutdown -------------------------------------------------------------------------------
 
