@@ -52,7 +52,7 @@ def redact(url: str) -> str:
 
 class AmqpTransport(Transport):
     def __init__(self, url: str, *, tls: TLSFiles | None = None, connection_name: str = "kzvoice",
-                 reconnect_interval: float = 1.0, on_reconnect=None) -> None:
+                 reconnect_interval: float = 1.0, on_reconnect=None, publish_wait: float = 30.0) -> None:
         self._url = url
         self._tls = tls or TLSFiles()
         self._name = connection_name
@@ -65,6 +65,7 @@ class AmqpTransport(Transport):
         self._consumers: dict[str, str] = {}   # consumer tag -> queue name
         self.reconnects = 0
         self._on_reconnect_hook = on_reconnect
+        self._publish_wait = publish_wait   # seconds a publish waits for a lost connection to return
 
     @property
     def url(self) -> str:
@@ -213,18 +214,34 @@ class AmqpTransport(Transport):
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
                       content_encoding: str | None = None, mandatory: bool = False,
                       timestamp_us: int | None = None) -> None:
-        channel = self._confirm if mandatory else self._main
-        if channel is None:
-            raise BusError("transport is not connected")
-        target = await self._exchange(channel, exchange)
         message = aio_pika.Message(body, headers=dict(headers) if headers else None,
                                    content_type=content_type, content_encoding=content_encoding)
-        try:
-            result = await target.publish(message, routing_key=routing_key, mandatory=mandatory)
-        except aiormq.exceptions.PublishError as exc:
-            raise Unroutable(exchange.name, routing_key) from exc
-        except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
-                ConnectionError) as exc:
-            raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
+        deadline: float | None = None
+        while True:
+            channel = self._confirm if mandatory else self._main
+            if channel is None or self._conn is None:
+                raise BusError("transport is not connected")
+            try:
+                target = await self._exchange(channel, exchange)
+                result = await target.publish(message, routing_key=routing_key, mandatory=mandatory)
+                break
+            except aiormq.exceptions.PublishError as exc:
+                raise Unroutable(exchange.name, routing_key) from exc
+            except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
+                    ConnectionError) as exc:
+                # The robust connection is coming back: hold the message (a recording's
+                # RECORD_STOP, an action.result) until it does, rather than lose it.
+                loop = asyncio.get_running_loop()
+                deadline = deadline or loop.time() + self._publish_wait
+                remaining = deadline - loop.time()
+                if self._conn.is_closed or remaining <= 0:
+                    raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
+                log.warning("broker connection lost; holding a publish to %s for up to %.0fs",
+                            exchange.name, remaining)
+                try:
+                    await asyncio.wait_for(self._conn.connected.wait(), remaining)
+                except asyncio.TimeoutError:
+                    raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
+                await asyncio.sleep(0.05)   # let the channels be restored
         if mandatory and isinstance(result, aiormq.abc.DeliveredMessage):
             raise Unroutable(exchange.name, routing_key)

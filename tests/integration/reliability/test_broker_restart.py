@@ -79,3 +79,61 @@ async def test_services_recover_from_a_broker_restart_within_30_seconds(broker, 
         if gateway is not None:
             await gateway.stop()
         await runtime.stop()
+
+
+async def test_a_compose_in_progress_survives_a_broker_restart_and_is_stored_once(broker, amqp_url, tmp_path):
+    """Bob is recording a message for Ann when the broker restarts: the recording goes on, the
+    message is stored once, with its audio."""
+    from gateway_sim import Script
+    from gateway_sim.demo import BOB_DEVICE, BOX
+    from services.store import layout
+
+    if not isinstance(broker.admin, CtlAdmin):
+        pytest.fail("this test restarts the broker with rabbitmqctl; it needs a local broker")
+    settings = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
+                                  "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@restart2",
+                                  "KZ_SPOOL_DIR": str(tmp_path / "spool")})
+    runtime = Runtime(settings)
+    store = MemoryStore()
+    runtime.context._store = store
+    await seed(store)
+    await runtime.start()
+    gateway = None
+    try:
+        gateway = Gateway(await runtime.context.bus("freeswitch"), store,
+                          GatewayConfig(time_scale=0.5, route_timeout=2.75, post_hangup_linger=0.2,
+                                        prompt_seconds=0.2, max_call_seconds=90))
+        await gateway.start()
+        # 24 simulated seconds of speech = 12 s of real time, well beyond the outage below
+        script = Script().on_record_start(speak=24.0, press="1").on_prompt("vm-review_recording", press="1")
+        call = await gateway.start_call(account_id=ACCOUNT, device_id=BOB_DEVICE, dial="1000", script=script)
+        assert await call.wait_routed(10)
+        for _ in range(200):
+            if call.control is not None and call.control.recording() is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert call.control.recording() is not None, "the recording never started"
+
+        await asyncio.to_thread(broker.admin.stop_app)
+        try:
+            await asyncio.sleep(2)
+        finally:
+            await asyncio.to_thread(broker.admin.start_app)
+
+        result = await call.finished(60)
+        assert result.ok and len(result.uploads) == 1, result.summary()
+        db = layout.modb_at(ACCOUNT)
+        for _ in range(100):
+            messages = await store.vm_messages(db, BOX) if await store.db_exists(db) else []
+            if messages:
+                break
+            await asyncio.sleep(0.1)
+        assert len(messages) == 1, messages
+        [message] = messages
+        assert int(message["metadata"]["length"]) >= 24000
+        audio = await store.get_attachment(db, message["_id"], message["media_filename"])
+        assert len(audio) > 44   # a WAV header and samples
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        await runtime.stop()
