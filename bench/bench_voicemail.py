@@ -21,8 +21,9 @@ Two processes:
 Callers are paced as real ones: every prompt lasts its real length (1.5 s when
 unknown; ``say`` 1 s; the beep 0.6 s), the caller listens to the whole
 greeting, speaks 10-30 s (uniformly drawn), ends the recording with ``#`` and
-presses ``1`` one second after ``vm-review_recording`` starts.  All N calls of a
-level start together.  For each level it prints calls completed per second (N
+presses ``1`` one second after ``vm-review_recording`` starts.  The N callers
+of a level arrive evenly over ``--ramp`` seconds (10 s by default; a call lasts
+20-40 s, so all N are on the line together).  For each level it prints calls completed per second (N
 divided by the time from the first call to the last hang-up), messages stored,
 and the latency p50/p99/max.  Target: p99 <= 20 ms at 500 calls in real time.
 
@@ -283,10 +284,16 @@ class Load:
                                to=win["Control-Queue"])
         await call.finished(timeout=120)
 
-    async def level(self, calls: int, seed: int) -> float:
+    async def level(self, calls: int, seed: int, ramp_s: float = 0.0) -> float:
+        """``calls`` callers arriving evenly over ``ramp_s`` real seconds, all on the line together."""
         rng = random.Random(seed)
         started = time.perf_counter()
-        await asyncio.gather(*(self.one_call(i, rng) for i in range(calls)))
+
+        async def caller(i: int) -> None:
+            await asyncio.sleep(ramp_s * i / max(1, calls))
+            await self.one_call(i, rng)
+
+        await asyncio.gather(*(caller(i) for i in range(calls)))
         return time.perf_counter() - started
 
     async def stop(self) -> None:
@@ -329,7 +336,7 @@ class Service:
                 await self.process.wait()
 
 
-async def measure(amqp_url: str, levels: tuple[int, ...], scales: tuple[float, ...]) -> list[dict]:
+async def measure(amqp_url: str, levels: tuple[int, ...], scales: tuple[float, ...], ramp_s: float) -> list[dict]:
     rows = []
     service = await Service(amqp_url, max(levels)).start()
     try:
@@ -340,17 +347,18 @@ async def measure(amqp_url: str, levels: tuple[int, ...], scales: tuple[float, .
                     await warm.level(2, seed=0)
             finally:
                 await warm.stop()
-        await service.report()
+        stored_before = (await service.report())["stored"]
         for scale in scales:
             with tempfile.TemporaryDirectory(prefix="kzvoice-bench-rec-") as recordings:
                 load = await Load(amqp_url, scale, recordings).start()
                 try:
                     for calls in levels:
-                        wall = await load.level(calls, seed=calls)
+                        wall = await load.level(calls, seed=calls, ramp_s=ramp_s * scale)
                         report = await service.report()
+                        stored, stored_before = report["stored"] - stored_before, report["stored"]
                         samples = report["latencies_ms"]
                         rows.append({"calls": calls, "time": "real" if scale == 1.0 else f"x{1 / scale:g}",
-                                     "wall_s": wall, "calls_per_s": calls / wall, "stored": report["stored"],
+                                     "wall_s": wall, "calls_per_s": calls / wall, "stored": stored,
                                      "samples": len(samples), "p50_ms": pct(samples, 0.50),
                                      "p99_ms": pct(samples, 0.99), "max_ms": max(samples, default=float("nan")),
                                      "failures": list(load.failures), "by_command": report["by_command"]})
@@ -401,6 +409,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="10 and 100 calls, compressed time only")
     parser.add_argument("--levels", default=None, help="comma-separated numbers of simultaneous calls")
     parser.add_argument("--no-compressed", action="store_true", help="real time only")
+    parser.add_argument("--ramp", type=float, default=10.0,
+                        help="callers of a level arrive evenly over this many seconds (real time; default 10)")
     parser.add_argument("--verbose", action="store_true", help="latency by the command that followed the event")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--boxes", type=int, default=max(LEVELS), help=argparse.SUPPRESS)
@@ -423,11 +433,11 @@ def run(args: argparse.Namespace) -> int:
     levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else (QUICK_LEVELS if args.quick else LEVELS)
     scales = (COMPRESSED_SCALE,) if args.quick else ((1.0,) if args.no_compressed else (1.0, COMPRESSED_SCALE))
     url, cleanup = _with_vhost(args.amqp_url)
-    print("compose: N simultaneous callers against one voicemail_svc process; latency = call event handed to "
-          "its session -> next command published")
+    print("compose: N simultaneous callers against one voicemail_svc process (arriving over "
+          f"{args.ramp:g} s); latency = call event handed to its session -> next command published")
     print(HEADER)
     try:
-        rows = asyncio.run(measure(url, levels, scales))
+        rows = asyncio.run(measure(url, levels, scales, args.ramp))
     except OSError as exc:
         print(f"bench_voicemail: broker unreachable: {exc}")
         return 1

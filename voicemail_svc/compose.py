@@ -100,6 +100,10 @@ class Compose:
             except Hangup:
                 log.info("caller hung up in compose state %s", step.value)
                 return CONTINUE
+            except CommandFailed as exc:
+                log.warning("compose state %s: %s; continuing", step.value, exc)
+                return CONTINUE
+        log.debug("compose went through %s", " -> ".join(s.value for s in self.trail))
         return step
 
     # -- helpers -------------------------------------------------------------------------------
