@@ -41,7 +41,7 @@ def _watch() -> None:
         _pids.append(self.process.pid)
         return started
 
-    async def watched_level(self, calls: int, seed: int) -> float:
+    async def watched_level(self, calls: int, seed: int, *args, **kwargs) -> float:
         pid = _pids[-1]
         cpu, rss = cpu_seconds(pid), rss_bytes(pid)
         peak = rss
@@ -54,7 +54,7 @@ def _watch() -> None:
 
         sampler = asyncio.create_task(sample())
         try:
-            wall = await level(self, calls, seed)
+            wall = await level(self, calls, seed, *args, **kwargs)
         finally:
             sampler.cancel()
         peak = max(peak, rss_bytes(pid))
@@ -72,11 +72,11 @@ def collect(args) -> Result:
     levels = vm.QUICK_LEVELS if args.quick else vm.LEVELS
     scales = (vm.COMPRESSED_SCALE,) if args.quick else (1.0, vm.COMPRESSED_SCALE)
     url, cleanup = vm._with_vhost(args.amqp_url)
-    print("compose: N simultaneous callers against one voicemail_svc process; latency = call event handed to "
-          "its session -> next command published", flush=True)
+    print(f"compose: N simultaneous callers against one voicemail_svc process (arriving over {args.ramp:g} s); "
+          "latency = call event handed to its session -> next command published", flush=True)
     print(vm.HEADER, flush=True)
     try:
-        rows = asyncio.run(vm.measure(url, levels, scales))
+        rows = asyncio.run(vm.measure(url, levels, scales, args.ramp))
     finally:
         if cleanup is not None:
             cleanup()
@@ -105,6 +105,8 @@ def collect(args) -> Result:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.voicemail_rows", description=__doc__.splitlines()[0])
     parser.add_argument("--amqp-url", default=amqp_url_default())
+    parser.add_argument("--ramp", type=float, default=10.0,
+                        help="callers of a level arrive evenly over this many seconds (bench_voicemail's --ramp)")
     add_common_arguments(parser)
     return run_module(collect, parser.parse_args(argv))
 
