@@ -13,6 +13,7 @@ and a ``ready`` property; it gets its dependencies from the ``ServiceContext``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import signal
@@ -193,6 +194,9 @@ class Runtime:
             await service.start()
             self.services.append(service)
             log.info("%s service started", name)
+        # Start-up objects (schemas, caches, catalogue) live as long as the process: keep them out
+        # of the collector's full passes, which otherwise show up as latency outliers (docs/performance.md).
+        gc.freeze()
         log.info("ready: %s (health on port %s)", ", ".join(n for n, _ in self._factories), self.health.port)
 
     async def stop(self) -> bool:
