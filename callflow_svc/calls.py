@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+from services.tasks import OwnedTasks, reap_idle_forever
+
 import asyncio
 import logging
 import time
@@ -34,8 +36,6 @@ from services.messages.spec import Message
 
 log = logging.getLogger(__name__)
 
-REAP_CHECK_MAX_S = 30.0           # the reaper looks at least this often
-REAP_CHECK_MIN_S = 0.05
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Calls:
         self.pending: dict[str, PendingWin] = {}
         self.running: dict[str, Executor] = {}
         self._watched: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = OwnedTasks("call task")
         self._reaper: asyncio.Task | None = None
         self.reaped = 0
 
@@ -87,17 +87,6 @@ class Calls:
         except (BusError, Exception) as exc:  # the connection may be gone; the queue dies with it
             log.debug("unbinding events of %s: %s", call_id, exc)
 
-    def _spawn(self, coro, name: str) -> asyncio.Task:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("task %s failed", task.get_name(), exc_info=task.exception())
-
     # -- waiting for the win -------------------------------------------------------------------
 
     def expect_win(self, pending: PendingWin, timeout_s: float) -> None:
@@ -113,7 +102,7 @@ class Calls:
             del self.pending[call_id]
             log.info("no route_win for %s in time; forgetting the call", call_id)
             if call_id in self._watched:
-                self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+                self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}")
 
     def take_win(self, call_id: str) -> PendingWin | None:
         pending = self.pending.pop(call_id, None)
@@ -126,7 +115,7 @@ class Calls:
     def start(self, call: Call, flow: Mapping[str, Any]) -> Executor:
         executor = Executor(call, flow, self.deps)
         self.running[call.call_id] = executor
-        self._spawn(self._run(executor), f"call-{call.call_id}")
+        self._tasks.spawn(self._run(executor), name=f"call-{call.call_id}")
         return executor
 
     async def _run(self, executor: Executor) -> None:
@@ -147,19 +136,8 @@ class Calls:
     def start_reaper(self, idle_timeout_s: Callable[[], Awaitable[float]]) -> None:
         """Check running calls every quarter of the idle timeout (at most every 30 s)."""
         if self._reaper is None:
-            self._reaper = asyncio.create_task(self._reap_loop(idle_timeout_s), name="callflow-reaper")
-
-    async def _reap_loop(self, idle_timeout_s: Callable[[], Awaitable[float]]) -> None:
-        while True:
-            try:
-                idle = float(await idle_timeout_s())
-            except Exception as exc:          # config unreachable: keep the last known rule next time
-                log.debug("reaper: no idle timeout (%s)", exc)
-                idle = 0.0
-            if idle > 0:
-                self.reap_idle(idle)
-            await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0
-                                else REAP_CHECK_MAX_S)
+            self._reaper = asyncio.create_task(reap_idle_forever(idle_timeout_s, self.reap_idle),
+                                               name="callflow-reaper")
 
     def reap_idle(self, idle_s: float) -> int:
         """End every running call idle for more than ``idle_s`` seconds; returns how many."""
@@ -202,7 +180,7 @@ class Calls:
                 log.info("call %s destroyed before its route_win; nothing will run", call_id)
                 self.take_win(call_id)
                 if call_id in self._watched:
-                    self._spawn(self.unwatch(call_id), f"unwatch-{call_id}")
+                    self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}")
 
     # -- shutdown -------------------------------------------------------------------------------
 
@@ -212,12 +190,4 @@ class Calls:
             if pending.timer is not None:
                 pending.timer.cancel()
         self.pending.clear()
-        tasks = set(self._tasks)
-        if not tasks:
-            return True
-        done, still = await asyncio.wait(tasks, timeout=timeout)
-        for task in still:
-            task.cancel()
-        if still:
-            await asyncio.gather(*still, return_exceptions=True)
-        return not still
+        return await self._tasks.drain(timeout)

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from services.tasks import reap_idle_forever
+
 import asyncio
 import logging
 import time
@@ -39,8 +41,6 @@ ACTIONS_QUEUE = "voicemail_actions"
 CONTINUE = ActionResult("continue")
 REAPED = ActionResult("stop")
 SESSION_IDLE_TIMEOUT_S = 1800        # longer than any quiet stretch of a live session (a 500 s recording)
-REAP_CHECK_MAX_S = 30.0
-REAP_CHECK_MIN_S = 0.05
 
 SessionRunner = Callable[[CallControl, Mapping[str, Any], Mapping[str, Any]], Awaitable[ActionResult]]
 
@@ -93,7 +93,8 @@ class VoicemailListener:
         await self.actions.bind(KAPPS, callflow_action_key("voicemail"))
         self.actions.on(m.ACTION_EXECUTE, self._on_action)
         await self.actions.start()
-        self._reaper = asyncio.get_running_loop().create_task(self._reap_loop(), name="voicemail-reaper")
+        self._reaper = asyncio.get_running_loop().create_task(reap_idle_forever(self._idle_limit, self.reap_idle),
+                                                               name="voicemail-reaper")
 
     @property
     def running(self) -> bool:
@@ -216,14 +217,6 @@ class VoicemailListener:
         except Exception as exc:
             log.debug("reaper: no idle timeout (%s); using the default", exc)
             return float(SESSION_IDLE_TIMEOUT_S)
-
-    async def _reap_loop(self) -> None:
-        while True:
-            idle = await self._idle_limit()
-            if idle > 0:
-                self.reap_idle(idle)
-            await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0
-                                else REAP_CHECK_MAX_S)
 
     def reap_idle(self, idle_s: float) -> int:
         """Cancel every session whose call was silent for more than ``idle_s`` seconds."""

@@ -27,6 +27,8 @@ behaviour (answer, ``continue``) for tools that run the listener alone.
 
 from __future__ import annotations
 
+from services.tasks import OwnedTasks
+
 import asyncio
 import importlib
 import logging
@@ -45,38 +47,11 @@ CONTINUE = ActionResult("continue")
 Action = Callable[..., Awaitable[ActionResult]]
 
 
-class Background:
+class Background(OwnedTasks):
     """Work that outlives its call (a message saved after the result was sent); every task owned here."""
 
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Task] = set()
-        self.failed = 0
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-        return task
-
-    def _done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.failed += 1
-            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
-
-    def __len__(self) -> int:
-        return len(self._tasks)
-
-    async def drain(self, timeout: float) -> bool:
-        """Wait for running work; cancel what is left after ``timeout``. True when all finished."""
-        if not self._tasks:
-            return True
-        done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=5.0)
-        return not pending
+        super().__init__("background task")
 
 
 @dataclass
