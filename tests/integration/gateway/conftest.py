@@ -9,6 +9,8 @@ publishes on ``callevt`` (events, dialplan errors, usurp_control).
 
 from __future__ import annotations
 
+from tests.support.endpoints import new_endpoint  # noqa: F401  (re-exported for the tests here)
+
 import asyncio
 import secrets
 import time
@@ -240,12 +242,6 @@ def play(name: str, *, account_id: str = "system_media", terminators: list[str] 
 
 def noop(msg_id: str | None = None, **extra: Any) -> dict[str, Any]:
     return {"Application-Name": "noop", "Msg-ID": msg_id or secrets.token_hex(16), **extra}
-
-
-def new_endpoint(account_id: str) -> Endpoint:
-    return Endpoint(account_id=account_id, realm="acme.example.com", username="user_356",
-                    caller_id_name="web phone", caller_id_number="356", device_id=secrets.token_hex(16),
-                    owner_id=secrets.token_hex(16))
 
 
 @pytest.fixture

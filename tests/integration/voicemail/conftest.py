@@ -8,6 +8,8 @@ connected call: the gateway's handle (to press keys, speak, hang up) and a
 
 from __future__ import annotations
 
+from tests.support.endpoints import new_endpoint  # noqa: F401  (re-exported for the tests here)
+
 import asyncio
 import json
 import secrets
@@ -77,12 +79,6 @@ class Router:
     async def stop(self) -> None:
         await self.routes.stop(1.0)
         await self.replies.close()
-
-
-def new_endpoint(account_id: str) -> Endpoint:
-    return Endpoint(account_id=account_id, realm="acme.example.com", username="user_356",
-                    caller_id_name="web phone", caller_id_number="356", device_id=secrets.token_hex(16),
-                    owner_id=secrets.token_hex(16))
 
 
 @pytest.fixture
