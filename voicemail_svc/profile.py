@@ -31,6 +31,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from services.config import keys as config_keys
+from voicemail_svc.call_control import Timers
 from voicemail_svc.mailbox import Mailbox, Mailboxes, is_true
 
 log = logging.getLogger(__name__)
@@ -116,8 +117,8 @@ class Profile:
 
     keys: Keys = Keys()
     # timers (ms)
-    interdigit_ms: int = 2000
-    collect_timeout_ms: int = 5000
+    interdigit_ms: int = Timers.interdigit_timeout_ms       # call_command defaults, kept in one place
+    collect_timeout_ms: int = Timers.collect_timeout_ms
     application_timeout_ms: int = 500000
     notify_timeout_ms: int = 30000
     # recording and storage
