@@ -62,6 +62,9 @@ class Settings:
     drain_seconds: float = 25.0
     # config.md 3.6: refuse writes to system_config (KZ_SYSTEM_CONFIG_LOCKED)
     system_config_locked: bool = False
+    # Python's young-generation collection threshold, set with gc.freeze() once the services run
+    # (services.runtime.settle_heap); 0 keeps the interpreter's own thresholds
+    gc_gen0: int = 50_000
     # where our message schemas live (the repository's schemas/ by default)
     schema_dir: str = field(default_factory=lambda: str(Path(__file__).resolve().parent.parent / "schemas"))
 
@@ -96,6 +99,10 @@ class Settings:
         if not store_url.startswith(("sqlite://", "memory://", "http://", "https://")):
             raise SettingsError(f"KZ_STORE_URL={store_url!r}: expected sqlite:///PATH, memory:// or a CouchDB http(s) URL")
 
+        gc_gen0 = number("KZ_GC_GEN0", 50_000)
+        if gc_gen0 < 0:
+            raise SettingsError(f"KZ_GC_GEN0={gc_gen0}: expected 0 (the interpreter's default) or a positive count")
+
         port = number("KZ_HTTP_PORT", 8080)
         if not 0 <= port <= 65535:
             raise SettingsError(f"KZ_HTTP_PORT={port}: not a TCP port")
@@ -127,6 +134,7 @@ class Settings:
             public_url=text("KZ_PUBLIC_URL", ""),
             drain_seconds=number("KZ_DRAIN_SECONDS", 25.0, float),
             schema_dir=text("KZ_SCHEMA_DIR", defaults.schema_dir),
+            gc_gen0=gc_gen0,
             system_config_locked=text("KZ_SYSTEM_CONFIG_LOCKED", "false").lower() in ("true", "1", "yes"),
         )
 
@@ -154,5 +162,6 @@ ENVIRONMENT = (
     ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload recordings to voicemail_svc; its port is the upload listener's and must differ from KZ_HTTP_PORT"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
     ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes config_svc refuse writes to system_config"),
+    ("KZ_GC_GEN0", "50000", "allocations between young-generation garbage collections once services run; `0` keeps Python's default (700)"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

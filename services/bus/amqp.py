@@ -214,16 +214,24 @@ class AmqpTransport(Transport):
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
                       content_encoding: str | None = None, mandatory: bool = False,
                       timestamp_us: int | None = None) -> None:
-        message = aio_pika.Message(body, headers=dict(headers) if headers else None,
-                                   content_type=content_type, content_encoding=content_encoding)
+        # The frame properties aio-pika's Message would put on the wire (transient, priority 0, a
+        # headers table), built directly: its Message object costs more than the rest of a publish.
+        properties = aiormq.spec.Basic.Properties(
+            content_type=content_type, content_encoding=content_encoding,
+            headers=dict(headers) if headers else {}, delivery_mode=1, priority=0)
         deadline: float | None = None
         while True:
             channel = self._confirm if mandatory else self._main
             if channel is None or self._conn is None:
                 raise BusError("transport is not connected")
             try:
-                target = await self._exchange(channel, exchange)
-                result = await target.publish(message, routing_key=routing_key, mandatory=mandatory)
+                if (id(channel), exchange) not in self._exchanges:
+                    await self._exchange(channel, exchange)    # declared once; a reconnect re-declares it
+                if channel.is_closed:
+                    raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+                underlay = await channel.get_underlay_channel()
+                result = await underlay.basic_publish(body, exchange=exchange.name, routing_key=routing_key,
+                                                      properties=properties, mandatory=mandatory)
                 break
             except aiormq.exceptions.PublishError as exc:
                 raise Unroutable(exchange.name, routing_key) from exc

@@ -15,6 +15,12 @@ def test_defaults_match_the_spec_table():
     assert (s.log_level, s.log_format) == ("info", "text")
 
 
+def test_gc_threshold_is_read():
+    assert Settings.from_env({}).gc_gen0 == 50_000
+    assert Settings.from_env({"KZ_GC_GEN0": "0"}).gc_gen0 == 0
+    assert Settings.from_env({"KZ_GC_GEN0": "2000"}).gc_gen0 == 2000
+
+
 def test_values_are_read():
     s = Settings.from_env({"KZ_AMQP_URL": "memory://", "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "9000",
                            "KZ_NODE": "vm@pod-a", "KZ_ZONE": "eu", "KZ_LOG_LEVEL": "DEBUG",
@@ -28,6 +34,8 @@ def test_values_are_read():
     ({"KZ_HTTP_PORT": "70000"}, "KZ_HTTP_PORT"),
     ({"KZ_LOG_LEVEL": "loud"}, "KZ_LOG_LEVEL"),
     ({"KZ_LOG_FORMAT": "xml"}, "KZ_LOG_FORMAT"),
+    ({"KZ_GC_GEN0": "-1"}, "KZ_GC_GEN0"),
+    ({"KZ_GC_GEN0": "lots"}, "KZ_GC_GEN0"),
     ({"KZ_AMQP_URL": "nats://x"}, "KZ_AMQP_URL"),
     ({"KZ_STORE_URL": "postgres://x"}, "KZ_STORE_URL"),
     ({"KZ_AMQP_CA_FILE": "/nonexistent/ca.pem"}, "KZ_AMQP_CA_FILE"),
@@ -41,7 +49,7 @@ def test_every_variable_read_is_documented():
     import inspect
     import re
     import services.settings as mod
-    read = set(re.findall(r'"(KZ_[A-Z_]+)"', inspect.getsource(mod.Settings.from_env)))
+    read = set(re.findall(r'"(KZ_[A-Z0-9_]+)"', inspect.getsource(mod.Settings.from_env)))
     documented = {name for name, _, _ in ENVIRONMENT}
     assert read == documented
 
