@@ -41,6 +41,7 @@ class CallflowService:
         self.cache = RoutingCache()
         self.listener: CallflowListener | None = None
         self.calls: Calls | None = None
+        self.route_req: RouteReq | None = None
 
     async def start(self) -> None:
         context = self._context
@@ -57,8 +58,8 @@ class CallflowService:
         route_win = RouteWin(calls=None, lookup=lookup, config=config, server_id=queue.name)
         self.calls = Calls(queue.consumer, deps, prepare=route_win.prepare)
         route_win._calls = self.calls
-        route_req = RouteReq(bus=bus, lookup=lookup, config=config, calls=self.calls, store=store,
-                             server_id=queue.name, metrics=context.metrics)
+        self.route_req = route_req = RouteReq(bus=bus, lookup=lookup, config=config, calls=self.calls,
+                                              store=store, server_id=queue.name, metrics=context.metrics)
         self.listener = CallflowListener(bus, queue, route_req=route_req.handle, route_win=route_win.handle,
                                          calls=self.calls, cache=self.cache)
         await self.listener.start()

@@ -44,7 +44,7 @@ class PendingWin:
     found: Found
     flow: Mapping[str, Any]
     fetch_id: str                       # the route_req's Msg-ID
-    timer: asyncio.TimerHandle | None = None
+    deadline: float = 0.0               # loop time after which its route_win no longer counts
 
 
 def event_fetch_id(message: Message) -> str | None:
@@ -66,6 +66,7 @@ class Calls:
         self.pending: dict[str, PendingWin] = {}
         self.running: dict[str, Executor] = {}
         self._watched: set[str] = set()
+        self._sweep: asyncio.TimerHandle | None = None     # the next expiry of pending wins
         self._tasks = OwnedTasks("call task")
         self._reaper: asyncio.Task | None = None
         self.reaped = 0
@@ -90,24 +91,41 @@ class Calls:
     # -- waiting for the win -------------------------------------------------------------------
 
     def expect_win(self, pending: PendingWin, timeout_s: float) -> None:
-        call_id = pending.call.call_id
-        old = self.pending.pop(call_id, None)
-        if old is not None and old.timer is not None:
-            old.timer.cancel()
-        pending.timer = asyncio.get_running_loop().call_later(timeout_s, self._win_timed_out, call_id, pending)
-        self.pending[call_id] = pending
+        """Hold a routed call until its route_win, for ``timeout_s``.
 
-    def _win_timed_out(self, call_id: str, pending: PendingWin) -> None:
-        if self.pending.get(call_id) is pending:
+        One timer serves every pending call, not one each: ``pending`` keeps insertion order, which
+        is deadline order while the timeout stays the same, and the sweep forgets expired calls from
+        the front.  A win is checked against its own deadline when it arrives, so a call behind a
+        longer-lived one (the timeout was shortened) is never taken late, only forgotten late."""
+        loop = asyncio.get_running_loop()
+        call_id = pending.call.call_id
+        pending.deadline = loop.time() + timeout_s
+        self.pending.pop(call_id, None)          # a repeated route_req: the newest one counts, at the back
+        self.pending[call_id] = pending
+        if self._sweep is None:
+            self._sweep = loop.call_at(pending.deadline, self._sweep_expired)
+
+    def _sweep_expired(self) -> None:
+        self._sweep = None
+        now = asyncio.get_running_loop().time()
+        while self.pending:
+            call_id, pending = next(iter(self.pending.items()))
+            if pending.deadline > now:
+                self._sweep = asyncio.get_running_loop().call_at(pending.deadline, self._sweep_expired)
+                return
             del self.pending[call_id]
-            log.info("no route_win for %s in time; forgetting the call", call_id)
-            if call_id in self._watched:
-                self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}")
+            self._forget(call_id)
+
+    def _forget(self, call_id: str) -> None:
+        log.info("no route_win for %s in time; forgetting the call", call_id)
+        if call_id in self._watched:
+            self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}")
 
     def take_win(self, call_id: str) -> PendingWin | None:
         pending = self.pending.pop(call_id, None)
-        if pending is not None and pending.timer is not None:
-            pending.timer.cancel()
+        if pending is not None and pending.deadline <= asyncio.get_running_loop().time():
+            self._forget(call_id)               # expired, and the sweep has not come round to it yet
+            return None
         return pending
 
     # -- running ----------------------------------------------------------------------------
@@ -186,8 +204,8 @@ class Calls:
 
     async def drain(self, timeout: float) -> bool:
         await self.stop_reaper()
-        for pending in list(self.pending.values()):
-            if pending.timer is not None:
-                pending.timer.cancel()
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         self.pending.clear()
         return await self._tasks.drain(timeout)

@@ -141,6 +141,8 @@ class RouteReq:
         return call, found, account_doc
 
     def _normalize(self, account_id: str, dialled: str, dial_plan: Any, converters: Any) -> str:
+        if not dialled or dialled[0] in "*+":
+            return dialled          # feature codes and E.164 numbers stay as dialled: nothing to remember
         key = (account_id, dialled)
         hit = self._normalized.get(key)
         if hit is not None and hit[0] is dial_plan and hit[1] is converters:
