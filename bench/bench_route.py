@@ -18,15 +18,17 @@ queue, matched by Msg-ID:
 * **raw aio-pika**: a bare consumer that decodes the JSON and publishes a fixed
   park reply, acking after it (our ack policy): what the transport alone costs;
 * **FastStream**: the same minimal responder written with FastStream's
-  ``RabbitBroker`` (defaults, logging off).
+  ``RabbitBroker`` (defaults, logging off);
+* **kzvoice bus only**: kzvoice's own Consumer and Publisher answering with a
+  fixed park, without callflow_svc: how much of the gap to raw is the bus.
 
 For each, in rounds interleaved so that drift on a shared machine hits all
 alike: latency with one request in flight (p50, p99) and throughput with 64 in
 flight; each figure is the median of the rounds with their spread.  Besides:
 the responder's CPU per route_req (its process's CPU time over a throughput
-round), and callflow_svc's own share in process without the broker (the
-route_req handler on pre-decoded messages, route_resp built and validated but
-not sent).
+round), the garbage collector's time per route_req, and callflow_svc's own
+share in process without the broker (the route_req handler on pre-decoded
+messages, route_resp built and validated but not sent).
 
 Growth (not with ``--quick``): route latency and the in-process handler cost
 at 100, 1,000, 10,000 and 100,000 numbers (1,000 patterns) and at 10, 100,
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -67,8 +70,8 @@ TARGET_R2 = 0.8
 GROWTH_NUMBERS = (100, 1_000, 10_000, 100_000)
 GROWTH_PATTERNS = (10, 100, 1_000, 10_000)
 # the resource type in the routing key tells the responders apart: callflow_svc takes audio only
-KEYS = {"kzvoice": "audio", "raw": "raw", "faststream": "fstream"}
-LABELS = {"kzvoice": "kzvoice", "raw": "raw aio-pika", "faststream": "FastStream"}
+KEYS = {"kzvoice": "audio", "raw": "raw", "faststream": "fstream", "kzbus": "sms"}
+LABELS = {"kzvoice": "kzvoice", "raw": "raw aio-pika", "faststream": "FastStream", "kzbus": "kzvoice bus only"}
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -229,7 +232,7 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
     from services.config.client import ConfigClient
     from services.messages import catalogue
     from services.messages.spec import Message
-    from services.runtime import ServiceContext
+    from services.runtime import ServiceContext, settle_heap
     from services.settings import Settings
     from services.store.memory import MemoryStore
 
@@ -242,6 +245,7 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
         await service.start()
         services.append(service)
     callflow = services[-1]
+    settle_heap(context.settings.gc_gen0)            # what Runtime.start does once the services are up
     # callflow_svc's route_req handler, run in process on the service's own routing cache
     bus = await context.bus("bench-handler")
     client = await ConfigClient(bus).start()
@@ -255,10 +259,12 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
                         routing_key=key) for _ in range(n)]
 
     async def warm() -> dict:
-        """Every number and pattern through the handler once: the caches of a running system."""
+        """Every number through the service's routing decision and the in-process handler once:
+        the caches (routing, documents, normalised numbers) of a running system."""
         docs = [Message(catalogue.ROUTE_REQ, route_req(number_of(i)[2:], "audio", "bench-gw"), routing_key=key)
                 for i in range(numbers)]
         for message in docs:
+            await callflow.route_req.route(message)
             await handler.handle(message)
         await calls.drain(0)
         return {"warmed": len(docs)}
@@ -288,12 +294,61 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
     return stop
 
 
+async def serve_kzbus(url: str):
+    """kzvoice's bus layer alone (Consumer and Publisher on AmqpTransport: decode, identify, validate,
+    envelope, encode, ack) answering every route_req with a fixed park: the part of the round trip
+    that is the bus, without callflow_svc."""
+    from services.bus.exchanges import CALLMGR
+    from services.messages import catalogue
+    from services.runtime import ServiceContext
+    from services.settings import Settings
+
+    context = ServiceContext(Settings(amqp_url=url, store_url="memory://", node="kzvoice@bench"))
+    bus = await context.bus("bench-bus-only")
+    queue = await bus.reply_queue("bench_bus_only", start=False)
+
+    async def on_route_req(message) -> None:
+        await bus.publish(catalogue.ROUTE_RESP, {"Msg-ID": message.msg_id, "Call-ID": message.call_id,
+                                                 "Method": "park", "Routes": [],
+                                                 "Custom-Channel-Vars": {"CallFlow-ID": "kzbus"}},
+                          to=message.server_id)
+
+    queue.on(catalogue.ROUTE_REQ, on_route_req)
+    await queue.start()
+    await queue.consumer.bind(CALLMGR, f"route.req.{KEYS['kzbus']}.*")
+
+    async def stop() -> None:
+        await context.close()
+    return stop
+
+
+class CollectorClock:
+    """Wall time the cyclic garbage collector spends in this process (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.collections = 0
+        self._started = 0.0
+
+    def start(self) -> "CollectorClock":
+        gc.callbacks.append(self._on_phase)
+        return self
+
+    def _on_phase(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+            self.collections += 1
+
+
 async def serve(kind: str, url: str, numbers: int, patterns: int) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger().setLevel(logging.WARNING)
     starters = {"raw": lambda: serve_raw(url), "faststream": lambda: serve_faststream(url),
-                "kzvoice": lambda: serve_kzvoice(url, numbers, patterns)}
+                "kzvoice": lambda: serve_kzvoice(url, numbers, patterns), "kzbus": lambda: serve_kzbus(url)}
     stop = await starters[kind]()
+    collector = CollectorClock().start()
     profiler = None
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -310,6 +365,8 @@ async def serve(kind: str, url: str, numbers: int, patterns: int) -> int:
                 profiler = Profiler(interval=0.0002, async_mode="disabled")
                 profiler.start()
                 print(json.dumps({"ok": True}), flush=True)
+            elif word == "collector":
+                print(json.dumps({"seconds": collector.seconds, "collections": collector.collections}), flush=True)
             elif word == "profile-stop":
                 profiler.stop()
                 with open(rest[0], "w", encoding="utf-8") as out:
@@ -367,8 +424,10 @@ async def latency(client: Client, resource_type: str, count: int, rng: random.Ra
     return [await client.round_trip(dialled(rng, numbers, patterns), resource_type) for _ in range(count)]
 
 
-async def throughput(client: Client, responder: Responder, total: int, rng: random.Random) -> tuple[float, float]:
-    """Requests per second with 64 in flight, and the responder's CPU seconds per request."""
+async def throughput(client: Client, responder: Responder, total: int,
+                     rng: random.Random) -> tuple[float, float, float]:
+    """Requests per second with 64 in flight, and the responder's CPU seconds and garbage-collector
+    seconds per request."""
     numbers = [dialled(rng) for _ in range(total)]
     it = iter(numbers)
 
@@ -376,17 +435,20 @@ async def throughput(client: Client, responder: Responder, total: int, rng: rand
         for number in it:
             await client.round_trip(number, responder.resource_type)
 
+    collected = (await responder.command("collector"))["seconds"]
     cpu = responder.cpu()
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
     elapsed = time.perf_counter() - started
-    return total / elapsed, (responder.cpu() - cpu) / total
+    cpu = responder.cpu() - cpu
+    collected = (await responder.command("collector"))["seconds"] - collected
+    return total / elapsed, cpu / total, collected / total
 
 
 async def compare(url: str, args, result: Result) -> None:
     rng = random.Random(42)
     print(f"starting responders (kzvoice seeds {NUMBERS} numbers and {PATTERNS} patterns) ...", flush=True)
-    responders = {kind: await Responder(kind, url).start() for kind in ("raw", "faststream", "kzvoice")}
+    responders = {kind: await Responder(kind, url).start() for kind in ("raw", "faststream", "kzbus", "kzvoice")}
     client = await Client(url).open()
     try:
         await responders["kzvoice"].command("warm")
@@ -397,15 +459,17 @@ async def compare(url: str, args, result: Result) -> None:
         p99s = {k: [] for k in responders}
         tps = {k: [] for k in responders}
         cpus = {k: [] for k in responders}
+        gcs = {k: [] for k in responders}
         for round_no in range(args.rounds):
             for kind, responder in responders.items():
                 samples = await latency(client, responder.resource_type, args.count, rng)
                 p50s[kind].append(pct(samples, 0.5) * 1000)
                 p99s[kind].append(pct(samples, 0.99) * 1000)
             for kind, responder in responders.items():
-                tp, cpu = await throughput(client, responder, args.total, rng)
+                tp, cpu, collected = await throughput(client, responder, args.total, rng)
                 tps[kind].append(tp)
                 cpus[kind].append(cpu * 1e6)
+                gcs[kind].append(collected * 1e6)
             print(f"round {round_no + 1}/{args.rounds}: p50 ms " +
                   ", ".join(f"{k} {p50s[k][-1]:.3f}" for k in responders) + "; req/s " +
                   ", ".join(f"{k} {tps[k][-1]:.0f}" for k in responders), flush=True)
@@ -445,6 +509,16 @@ async def compare(url: str, args, result: Result) -> None:
     result.add("route", "responder CPU per route_req (us), vs raw", spread(cpus["kzvoice"], us, "us"),
                spread(cpus["raw"], us, "us"), median(cpus["kzvoice"]) / median(cpus["raw"]),
                note="responder process CPU time over a throughput round / requests (1 tick = 10 ms resolution)")
+    result.add("route", "garbage collector per route_req (us), vs raw", spread(gcs["kzvoice"], "{:.1f}", "us"),
+               spread(gcs["raw"], "{:.1f}", "us"),
+               note="wall time in collections (gc.callbacks) over a throughput round / requests; the services run "
+                    "with services.runtime.settle_heap (gc.freeze, KZ_GC_GEN0)")
+    result.add("route", f"bus layer only: throughput@{IN_FLIGHT} req/s, vs raw", spread(tps["kzbus"], rps),
+               spread(tps["raw"], rps), median(tps["kzbus"]) / median(tps["raw"]),
+               note="kzvoice's Consumer and Publisher answering with a fixed park (decode, identify, validate, "
+                    "envelope, encode, ack), no callflow_svc: the bus's share of the round trip")
+    result.add("route", "bus layer only: responder CPU per route_req (us), vs raw", spread(cpus["kzbus"], us, "us"),
+               spread(cpus["raw"], us, "us"), median(cpus["kzbus"]) / median(cpus["raw"]))
     result.add("route", "route_req handler in process (no broker)", spread(handler, "{:.1f}", "us"),
                note=f"{args.handler_count} pre-decoded route_reqs x {len(handler)} rounds; route_resp built "
                     "and validated, not sent")
