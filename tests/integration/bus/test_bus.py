@@ -287,3 +287,35 @@ async def test_a_stopped_consumer_no_longer_counts_for_readiness(make_bus):
     assert not bus.ready
     await not_started.start()
     assert bus.ready
+
+
+async def test_what_a_plain_amqp_client_sees_of_a_published_message(amqp_url, validator):
+    """The transport writes the frame properties itself (not through aio-pika's Message): a plain
+    client must still see a transient JSON message with our headers and the encoded body."""
+    import aio_pika
+    raw = await aio_pika.connect(amqp_url)
+    bus = Bus(AmqpTransport(amqp_url), validator, app_name="callflow", node="callflow@test")
+    await bus.start()
+    try:
+        channel = await raw.channel()
+        callevt = await channel.declare_exchange(x.CALLEVT.name, x.CALLEVT.type, durable=x.CALLEVT.durable)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(callevt, x.call_events_binding("wire-1"))
+        sent = await bus.publish(DTMF, {"Call-ID": "wire-1", "DTMF-Digit": "7", "DTMF-Duration": 80})
+        message = await queue.get(timeout=5, fail=False)
+        for _ in range(50):
+            if message is not None:
+                break
+            await asyncio.sleep(0.1)
+            message = await queue.get(timeout=5, fail=False)
+        assert message is not None, "nothing arrived"
+        assert message.content_type == "application/json"
+        assert message.content_encoding is None
+        assert message.delivery_mode == aio_pika.DeliveryMode.NOT_PERSISTENT
+        assert message.priority == 0
+        assert message.headers == {"call-id": "wire-1"}
+        assert orjson.loads(message.body) == sent
+        await message.ack()
+    finally:
+        await bus.close()
+        await raw.close()
