@@ -1,4 +1,4 @@
-"""Compose under load: N simultaneous callers leave a message with one voicemail_svc process.
+"""Voicemail under load: N simultaneous callers compose or check with one voicemail_svc process.
 
 Run with ``python -m bench.bench_voicemail [--quick]`` against a RabbitMQ broker
 (``KZ_AMQP_URL`` or ``--amqp-url``).  A vhost of its own is created for the run
@@ -13,19 +13,39 @@ Two processes:
   the command latency inside voicemail_svc: from the moment a call event is
   handed to its session (after decoding and validation) to the moment the next
   command for that call has been published, counted once per consumed event
-  that is followed by a command;
-* the **load process**: the gateway simulator, a router that parks, the
-  executor (action.execute, then a hangup after the result, as callflow_svc
-  does) and a notifier that answers ``voicemail_new`` with ``completed``.
+  that is followed by a command.  It also counts the sessions active at once
+  and, when started with ``--trace`` (the memory run), reads tracemalloc when
+  every caller of the level is on the line;
+* the **load process**: the gateway simulator's scripted callers, a router
+  that parks, the executor (action.execute, then a hangup after the result, as
+  callflow_svc does) and a notifier that answers ``voicemail_new`` with
+  ``completed``.
 
-Callers are paced as real ones: every prompt lasts its real length (1.5 s when
-unknown; ``say`` 1 s; the beep 0.6 s), the caller listens to the whole
-greeting, speaks 10-30 s (uniformly drawn), ends the recording with ``#`` and
-presses ``1`` one second after ``vm-review_recording`` starts.  The N callers
-of a level arrive evenly over ``--ramp`` seconds (10 s by default; a call lasts
-20-40 s, so all N are on the line together).  For each level it prints calls completed per second (N
-divided by the time from the first call to the last hang-up), messages stored,
-and the latency p50/p99/max.  Target: p99 <= 20 ms at 500 calls in real time.
+Two kinds of call, both paced as real callers.  Prompts last the simulator's
+lengths (1.5 s each; ``say`` 1 s; the beep 0.6 s); a caller reacts to a prompt
+0.5-1.5 s after it ends and types keys 0.3 s apart.
+
+* **compose**: the caller listens to the whole greeting, speaks 10-30 s
+  (uniformly drawn), ends the recording with ``#`` and presses ``1`` one
+  second after ``vm-review_recording`` starts;
+* **check** (``*97``/``*98``): before the level every caller's box gets two
+  new messages of 5-20 s each (drawn; they play for their length).  The caller
+  types the PIN after ``vm-enter_pass``, presses ``1`` at the main menu, listens
+  to the first message and its envelope and saves it (``1``), listens to the
+  second and deletes it (``7``), and hangs up at the main menu that follows.
+
+The N callers of a level arrive evenly over ``--ramp`` seconds (10 s by
+default; a call lasts 20-60 s, so all N are on the line together).  Each level
+runs ``--repeats`` times (the levels of one repeat, then the next), and every
+figure is reported per repeat.
+
+Memory per session (``--memory``, a separate run): a second service process
+runs under tracemalloc, which slows it, so no latency is taken from it.  Each
+level of that run reads the traced memory before its first caller and again
+once all N sessions are active (after a full collection), and the growth of the
+in-memory store (stored messages, kept apart) is subtracted; what is left,
+divided by the active sessions, is the memory a session holds.  It also lists
+where that memory was allocated (the innermost frame in this repository).
 
 ``--quick``: 10 and 100 calls in compressed time only (media 20 times faster);
 compressed rows are labelled ``x20`` and are not comparable with real time:
@@ -37,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -48,16 +69,32 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 ACCOUNT = "b0a1b2c3d4e5f60718293a4b5c6d7e8f"
 REALM = "bench.example.com"
 FIRST_BOX = 10000
+CHECK_FIRST = 100000                # box indexes of check callers start here (fresh boxes per level)
 LEVELS = (10, 100, 500)
 QUICK_LEVELS = (10, 100)
+KINDS = ("compose", "check")
 COMPRESSED_SCALE = 0.05
+REAL_REPEATS = 2
+COMPRESSED_REPEATS = 3
+QUICK_REPEATS = 2
+PIN = "1234"
+CHECK_MESSAGES = 2                  # new messages in a check caller's box
+MESSAGE_SECONDS = (4.0, 12.0)       # their length, uniformly drawn
+REACT_SECONDS = (0.5, 1.5)          # a caller answers a prompt this long after it ends
+DTMF_GAP = 0.3                      # seconds between two keys a caller types
+TRACE_FRAMES = 25
+HOLD_SECONDS = 8.0                  # the memory reading: this long after all N callers are on the line
+QUICK_HOLD_SECONDS = 3.0
+QUICK_MEMORY_RAMP = 3.0             # --quick: the traced level's callers arrive over 3 s
 TARGET_P99_MS = 20.0
 VERBOSE = False
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def box_id(i: int) -> str:
@@ -69,6 +106,10 @@ def pct(samples: list[float], q: float) -> float:
         return float("nan")
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def time_label(scale: float) -> str:
+    return "real" if scale == 1.0 else f"x{1 / scale:g}"
 
 
 # ---- the service process ------------------------------------------------------------------------
@@ -98,8 +139,8 @@ def instrument(latencies: Latencies) -> None:
 
         async def next(self, deadline):
             message = await super().next(deadline)
-            if message is not None:
-                self.consumed_at = self.arrived.pop(id(message), None)
+            # a command sent after a wait that ended without an event (a collect timeout) follows no event
+            self.consumed_at = None if message is None else self.arrived.pop(id(message), None)
             return message
 
     original_send = call_control.BusCallControl._send
@@ -121,6 +162,12 @@ def instrument(latencies: Latencies) -> None:
     call_control.BusCallControl._send = timed_send
 
 
+def box_doc(i: int, db: str) -> dict:
+    from services.store import layout
+    return layout.stamp({"_id": box_id(i), "name": f"Box {FIRST_BOX + i}", "mailbox": str(FIRST_BOX + i),
+                         "pin": PIN, "is_setup": True}, pvt_type="vmbox", db=db)
+
+
 async def seed(store, boxes: int) -> None:
     from services.store import layout
     db = layout.account_db(ACCOUNT)
@@ -129,10 +176,144 @@ async def seed(store, boxes: int) -> None:
     account = {"_id": ACCOUNT, "name": "bench", "realm": REALM}
     for target in (db, layout.ACCOUNTS_DB):
         await store.put(target, layout.stamp(dict(account), pvt_type="account", db=db))
-    docs = [layout.stamp({"_id": box_id(i), "name": f"Box {FIRST_BOX + i}", "mailbox": str(FIRST_BOX + i),
-                          "pin": "1234", "is_setup": True}, pvt_type="vmbox", db=db) for i in range(boxes)]
+    docs = [box_doc(i, db) for i in range(boxes)]
     for start in range(0, len(docs), 500):
         await store.bulk_put(db, docs[start:start + 500])
+
+
+async def seed_check(store, first: int, count: int, seed_value: int) -> dict[str, list[list]]:
+    """Boxes ``first`` .. ``first + count - 1`` with CHECK_MESSAGES new messages each (tiny audio: the
+    simulator plays a message for its length without reading it).  Returns box index -> [[id, seconds]]."""
+    import base64
+
+    from services.store import layout
+    rng = random.Random(seed_value)
+    db = layout.account_db(ACCOUNT)
+    boxes = [box_doc(i, db) for i in range(first, first + count)]
+    for start in range(0, len(boxes), 500):
+        await store.bulk_put(db, boxes[start:start + 500])
+    when = layout.now_gregorian() - 3600
+    modb = layout.modb_at(ACCOUNT, when)
+    await store.create_db(modb)
+    audio = base64.b64encode(b"audio").decode()
+    docs, seeded = [], {}
+    for i in range(first, first + count):
+        for k in range(CHECK_MESSAGES):
+            stamp = when - 60 * k
+            doc_id = layout.modb_doc_id(stamp)
+            seconds = round(rng.uniform(*MESSAGE_SECONDS), 1)
+            name = f"{secrets.token_hex(16)}.mp3"
+            doc = {"_id": doc_id, "name": "bench message", "source_type": "voicemail", "source_id": box_id(i),
+                   "media_filename": name,
+                   "metadata": {"media_id": doc_id, "folder": "new", "timestamp": stamp,
+                                "length": int(seconds * 1000), "from": f"{3000 + i}@{REALM}",
+                                "to": f"{FIRST_BOX + i}@{REALM}", "caller_id_number": str(3000 + i),
+                                "caller_id_name": "Bench"},
+                   "_attachments": {name: {"content_type": "audio/mpeg", "data": audio}}}
+            docs.append(layout.stamp(doc, pvt_type="mailbox_message", db=modb, now=stamp))
+            seeded.setdefault(str(i), []).append([doc_id, seconds])
+    for start in range(0, len(docs), 500):
+        await store.bulk_put(modb, docs[start:start + 500])
+    return seeded
+
+
+def deep_size(root) -> int:
+    """Bytes held by ``root`` and everything it reaches (containers, instances), each object once."""
+    seen: set[int] = set()
+    stack = [root]
+    total = 0
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, type):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif not isinstance(obj, (str, bytes, bytearray, int, float, bool)) and obj is not None:
+            if hasattr(obj, "__dict__"):
+                stack.append(vars(obj))
+            for slot in getattr(type(obj), "__slots__", ()):
+                if hasattr(obj, slot):
+                    stack.append(getattr(obj, slot))
+    return total
+
+
+def _site(frames) -> str:
+    """The innermost frame inside this repository (not the virtualenv), else the innermost frame."""
+    for frame in reversed(frames):         # a traceback runs from the oldest frame to the most recent
+        name = frame.filename
+        if name.startswith(str(REPO_ROOT)) and "/.venv/" not in name and "/bench/" not in name:
+            return f"{os.path.relpath(name, REPO_ROOT)}:{frame.lineno}"
+    frame = frames[-1]
+    parts = Path(frame.filename).parts
+    short = "/".join(parts[parts.index("site-packages") + 1:]) if "site-packages" in parts else \
+        "/".join(parts[-2:])
+    return f"{short}:{frame.lineno}"
+
+
+class LevelWatch:
+    """Sessions active at once during a level; traced: the memory allocated from the level's start
+    that is still held when every caller is on the line.
+
+    Tracing starts when the level starts (so the snapshot holds only the level's own allocations, and
+    the warm-up runs at full speed) and stops once read.  Memory allocated before the level and freed
+    during it is not seen, so the figure errs high, never low."""
+
+    def __init__(self, listener, store, target: int, traced: bool, hold_s: float = 0.0) -> None:
+        self.listener = listener
+        self.store = store
+        self.target = target
+        self.traced = traced
+        self.hold_s = hold_s                 # read this long after every caller is on the line
+        self.peak_active = 0
+        self.reading: dict | None = None
+        self.read = asyncio.Event()          # set once the traced reading is taken
+        if traced:
+            import tracemalloc
+            gc.collect()
+            self.store_before = deep_size(store)
+            tracemalloc.start(TRACE_FRAMES)
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    async def _sample(self) -> None:
+        full_at = None
+        while True:
+            active = len(self.listener.sessions)
+            self.peak_active = max(self.peak_active, active)
+            if self.traced and self.reading is None and active >= self.target:
+                full_at = full_at or time.monotonic()
+                if time.monotonic() - full_at >= self.hold_s:
+                    self._read()
+            await asyncio.sleep(0.05)
+
+    def _read(self) -> None:
+        import tracemalloc
+        gc.collect()
+        active = len(self.listener.sessions)
+        traced = tracemalloc.get_traced_memory()[0]
+        snapshot = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        store_growth = deep_size(self.store) - self.store_before
+        sites: dict[str, int] = {}
+        for stat in snapshot.statistics("traceback"):
+            site = _site(stat.traceback)
+            sites[site] = sites.get(site, 0) + stat.size
+        top = sorted(sites.items(), key=lambda kv: -kv[1])[:15]
+        self.reading = {"active": active, "traced_growth": traced, "store_growth": store_growth,
+                        "per_session": (traced - store_growth) / max(1, active),
+                        "sites": [[site, size / max(1, active)] for site, size in top]}
+        self.read.set()
+
+    def stop(self) -> dict:
+        self._task.cancel()
+        if self.traced and self.reading is None:
+            import tracemalloc
+            tracemalloc.stop()
+        return {"peak_active": self.peak_active, "memory": self.reading}
 
 
 async def serve(amqp_url: str, boxes: int) -> int:
@@ -158,26 +339,59 @@ async def serve(amqp_url: str, boxes: int) -> int:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    watch: LevelWatch | None = None
+    checked: set[str] = set()               # message ids seeded for the current check level
+    seeded_ids: set[str] = set()            # every message seeded for check levels: not "stored"
+    stored_before = 0
     print("READY", flush=True)
     try:
         while line := (await reader.readline()).decode().strip():
-            if line == "report":
+            word, *rest = line.split()
+            if word == "seed_check":
+                first, count, seed_value = (int(x) for x in rest)
+                seeded = await seed_check(store, first, count, seed_value)
+                checked = {doc_id for pairs in seeded.values() for doc_id, _ in pairs}
+                seeded_ids |= checked
+                print(json.dumps(seeded), flush=True)
+            elif word == "level":               # a level is about to start: rest = [calls, traced 0|1]
+                watch = LevelWatch(voicemail.listener, store, int(rest[0]), rest[1] == "1",
+                                   float(rest[2]) if len(rest) > 2 else 0.0)
+                print("{}", flush=True)
+            elif word == "await_reading":       # the traced level: answer once every caller is on the line
+                if watch is not None:
+                    try:
+                        await asyncio.wait_for(watch.read.wait(), float(rest[0]))
+                    except asyncio.TimeoutError:
+                        pass
+                print(json.dumps({"read": watch is not None and watch.read.is_set()}), flush=True)
+            elif word == "report":
                 await voicemail.deps.background.drain(60.0)
                 stored = 0
+                folders: dict[str, int] = {}
                 for name in await store.list_dbs():
                     if layout.is_modb(name):
-                        stored += len([r for r in await store.all_docs(name, include_docs=True)
-                                       if r["doc"].get("_attachments")])
+                        for row in await store.all_docs(name, include_docs=True):
+                            doc = row["doc"]
+                            if doc["_id"] in checked:
+                                folder = (doc.get("metadata") or {}).get("folder", "?")
+                                folders[folder] = folders.get(folder, 0) + 1
+                            elif doc.get("_attachments") and doc["_id"] not in seeded_ids:
+                                stored += 1
+                checked = set()
+                stored, stored_before = stored - stored_before, stored
                 by_command = {app: {"n": len(v), "p50": pct(v, 0.5), "p99": pct(v, 0.99)}
                               for app, v in latencies.by_command.items()}
                 by_command["(publish call alone)"] = {"n": len(latencies.publish), "p50": pct(latencies.publish, 0.5),
                                                       "p99": pct(latencies.publish, 0.99)}
                 latencies.publish = []
-                print(json.dumps({"latencies_ms": latencies.samples, "stored": stored, "by_command": by_command,
-                                  "uploads": voicemail.deps.uploads.accepted}), flush=True)
+                level = watch.stop() if watch is not None else {"peak_active": 0, "memory": None}
+                watch = None
+                print(json.dumps({"latencies_ms": latencies.samples, "stored": stored, "folders": folders,
+                                  "by_command": by_command, "uploads": voicemail.deps.uploads.accepted,
+                                  **level}), flush=True)
                 latencies.samples = []
                 latencies.by_command = {}
-            elif line == "quit":
+            elif word == "quit":
                 break
     finally:
         await voicemail.stop(5.0)
@@ -188,12 +402,36 @@ async def serve(amqp_url: str, boxes: int) -> int:
 
 # ---- the load process --------------------------------------------------------------------------
 
+def check_script(rng: random.Random) -> "object":
+    """A caller checking two new messages: PIN, 1 (new messages), save the first, delete the second,
+    hang up at the main menu that follows."""
+    from gateway_sim import Script
+
+    def react() -> float:
+        return round(rng.uniform(*REACT_SECONDS), 2)
+
+    return (Script()
+            .on_prompt("vm-enter_pass", after=react(), press=PIN + "#")
+            .on_prompt("vm-main_menu", after=react(), press="1")
+            .on_prompt("vm-message_menu", after=react(), press="1")
+            .on_prompt("vm-message_menu", after=react(), press="7")
+            .on_prompt("vm-main_menu", after=react(), hangup=True))
+
+
+def compose_script(rng: random.Random) -> "object":
+    from gateway_sim import Script
+    speak = rng.uniform(10.0, 30.0)
+    return Script().on_record_start(speak=speak, press="#") \
+        .on_prompt("vm-review_recording", barge=True, after=1.0, press="1")
+
+
 class Load:
     def __init__(self, amqp_url: str, time_scale: float, recording_dir: str) -> None:
         self.amqp_url = amqp_url
         self.time_scale = time_scale
         self.recording_dir = recording_dir
         self.failures: list[str] = []
+        self.media: dict[str, float] = {}        # message id -> seconds it plays (check levels)
 
     async def start(self) -> "Load":
         from gateway_sim import Gateway, GatewayConfig
@@ -209,8 +447,9 @@ class Load:
         self.bus = Bus(open_transport(self.amqp_url), validator, app_name="callflow", node="cf@bench")
         await self.bus.start()
         self.gateway = Gateway(self.gw_bus, None, GatewayConfig(time_scale=self.time_scale, route_timeout=5.0,
-                                                                max_call_seconds=300.0, post_hangup_linger=0.5,
-                                                                recording_dir=self.recording_dir))
+                                                                max_call_seconds=180.0, post_hangup_linger=0.5,
+                                                                recording_dir=self.recording_dir,
+                                                                dtmf_gap=DTMF_GAP, media_seconds=self.media))
         await self.gateway.start()
         self.replies = await self.bus.reply_queue("bench-executor")
         self.replies.on(m.ROUTE_WIN, self._on_win)
@@ -244,34 +483,36 @@ class Load:
         await self.bus.publish(self.m.NOTIFY_UPDATE, {"Msg-ID": message.msg_id, "Status": "completed"},
                                to=message.server_id)
 
-    async def one_call(self, i: int, rng: random.Random) -> None:
-        from gateway_sim import Endpoint, Script
+    async def one_call(self, kind: str, i: int, box: int, rng: random.Random) -> None:
+        from gateway_sim import Endpoint
         from services.messages.etf import decode_result
         m = self.m
-        speak = rng.uniform(10.0, 30.0)
-        script = Script().on_record_start(speak=speak, press="#") \
-            .on_prompt("vm-review_recording", barge=True, after=1.0, press="1")
+        if kind == "check":
+            script, dial, data = check_script(rng), "*97", {"action": "check", "id": box_id(box)}
+        else:
+            script, dial, data = compose_script(rng), str(FIRST_BOX + box), {"id": box_id(box)}
         endpoint = Endpoint(account_id=ACCOUNT, realm=REALM, username=f"caller{i}", caller_id_name="Bench",
                             caller_id_number=f"{2000 + i}", device_id=secrets.token_hex(16))
-        call = await self.gateway.start_call(endpoint=endpoint, dial=str(FIRST_BOX + i), script=script)
+        call = await self.gateway.start_call(endpoint=endpoint, dial=dial, script=script)
         try:
             win = await asyncio.wait_for(self._win(call.call_id), 30)
         except asyncio.TimeoutError:
             self.failures.append(f"call {i}: not routed")
             return
-        req = self.reqs[call.call_id]
+        req = self.reqs.pop(call.call_id)
+        self.wins.pop(call.call_id, None)
         call_object = {"Call-ID": call.call_id, "Account-ID": ACCOUNT, "Control-Queue": win["Control-Queue"],
                        "Request": req["Request"], "To": req["To"], "From": req["From"], "Language": "en-us",
                        "Caller-ID-Number": req.get("Caller-ID-Number"), "Caller-ID-Name": req.get("Caller-ID-Name"),
                        "Switch-Nodename": req.get("Switch-Nodename"),
                        "Key-Value-Store": {"remote-action": "voicemail"}}
-        body = self.bus.publisher.build(m.ACTION_EXECUTE, {"Call-ID": call.call_id, "Data": {"id": box_id(i)},
+        body = self.bus.publisher.build(m.ACTION_EXECUTE, {"Call-ID": call.call_id, "Data": data,
                                                            "Call": call_object}, server_id=self.replies.name)
         stream = self.replies.stream(body["Msg-ID"])
         await self.bus.publisher.send(m.ACTION_EXECUTE, body)
         try:
             while True:
-                reply = await stream.next(300)
+                reply = await stream.next(150)
                 if reply.spec.key == "callflow.action.result":
                     if decode_result(reply["Result"]).kind != "continue":
                         self.failures.append(f"call {i}: result {reply['Result']}")
@@ -284,17 +525,23 @@ class Load:
                                to=win["Control-Queue"])
         await call.finished(timeout=120)
 
-    async def level(self, calls: int, seed: int, ramp_s: float = 0.0) -> float:
+    async def level(self, calls: int, seed: int, ramp_s: float = 0.0, *, kind: str = "compose",
+                    first_box: int = 0) -> float:
         """``calls`` callers arriving evenly over ``ramp_s`` real seconds, all on the line together."""
         rng = random.Random(seed)
         started = time.perf_counter()
 
         async def caller(i: int) -> None:
             await asyncio.sleep(ramp_s * i / max(1, calls))
-            await self.one_call(i, rng)
+            await self.one_call(kind, i, first_box + i, rng)
 
         await asyncio.gather(*(caller(i) for i in range(calls)))
         return time.perf_counter() - started
+
+    def hang_up_all(self) -> None:
+        """Every caller on the line hangs up now."""
+        for call in list(self.gateway.calls.values()):
+            call.hangup()
 
     async def stop(self) -> None:
         await self.gateway.stop()
@@ -310,20 +557,27 @@ class Service:
         self.boxes = boxes
 
     async def start(self) -> "Service":
-        root = Path(__file__).resolve().parent.parent
+        command = [sys.executable, "-m", "bench.bench_voicemail", "--serve", "--amqp-url", self.amqp_url,
+                   "--boxes", str(self.boxes)]
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.bench_voicemail", "--serve", "--amqp-url", self.amqp_url,
-            "--boxes", str(self.boxes), cwd=str(root), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            *command, cwd=str(REPO_ROOT), stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2 ** 24,
             env={**os.environ, "KZ_LOG_LEVEL": "warning"})
         line = await asyncio.wait_for(self.process.stdout.readline(), 60)
         if line.decode().strip() != "READY":
             raise RuntimeError(f"the service process did not start: {line!r}")
         return self
 
-    async def report(self) -> dict:
-        self.process.stdin.write(b"report\n")
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    async def ask(self, line: str, timeout: float = 300) -> dict:
+        self.process.stdin.write(line.encode() + b"\n")
         await self.process.stdin.drain()
-        return json.loads(await asyncio.wait_for(self.process.stdout.readline(), 120))
+        return json.loads(await asyncio.wait_for(self.process.stdout.readline(), timeout))
+
+    async def report(self) -> dict:
+        return await self.ask("report")
 
     async def stop(self) -> None:
         if self.process.returncode is None:
@@ -336,50 +590,154 @@ class Service:
                 await self.process.wait()
 
 
-async def measure(amqp_url: str, levels: tuple[int, ...], scales: tuple[float, ...], ramp_s: float) -> list[dict]:
-    rows = []
-    service = await Service(amqp_url, max(levels)).start()
+@dataclass(frozen=True)
+class Level:
+    kind: str                 # compose | check
+    calls: int
+    scale: float              # 1.0 = real time
+    repeat: int               # 1, 2, ...
+    traced: bool = False      # the memory level: tracemalloc from its start to its peak; latency not used
+
+
+def plan(levels: tuple[int, ...], scales: tuple[float, ...], repeats: dict[float, int],
+         kinds: tuple[str, ...] = KINDS) -> list[Level]:
+    """Every level of a run in the order it runs: by time scale, then repeat, then kind, then calls."""
+    return [Level(kind, calls, scale, r + 1) for scale in scales for r in range(repeats[scale])
+            for kind in kinds for calls in levels]
+
+
+class Usage:
+    """The service process's CPU time and peak RSS around one level, watched from outside."""
+
+    def __init__(self, pid: int) -> None:
+        from bench.common import cpu_seconds, rss_bytes
+        self._cpu, self._rss = cpu_seconds, rss_bytes
+        self.pid = pid
+        self.cpu = cpu_seconds(pid)
+        self.rss = self.peak = rss_bytes(pid)
+        self._task = asyncio.get_running_loop().create_task(self._sample())
+
+    async def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, self._rss(self.pid))
+            await asyncio.sleep(0.2)
+
+    def stop(self) -> dict:
+        self._task.cancel()
+        self.peak = max(self.peak, self._rss(self.pid))
+        return {"cpu_s": self._cpu(self.pid) - self.cpu, "rss_before": self.rss, "rss_peak": self.peak}
+
+
+async def _warm(service: Service, amqp_url: str, next_box: int) -> int:
+    """Config caches and both code paths warm before the first measured level."""
+    with tempfile.TemporaryDirectory(prefix="kzvoice-bench-rec-") as recordings:
+        warm = await Load(amqp_url, COMPRESSED_SCALE, recordings).start()
+        try:
+            for _ in range(2):     # config cache (settles once defaults are written back)
+                seeded = await service.ask(f"seed_check {next_box} 2 0")
+                warm.media.update({doc_id: seconds for pairs in seeded.values() for doc_id, seconds in pairs})
+                await asyncio.gather(warm.level(2, seed=0),
+                                     warm.level(2, seed=0, kind="check", first_box=next_box))
+                next_box += 2
+                await service.report()
+        finally:
+            await warm.stop()
+    return next_box
+
+
+async def measure(amqp_url: str, levels: list[Level], ramp_s: float, *, memory_ramp_s: float | None = None,
+                  hold_s: float = HOLD_SECONDS) -> list[dict]:
+    """Run ``levels`` against one service process, in order; one row per level.  Traced levels arrive over
+    ``memory_ramp_s`` (default ``ramp_s``) and are read ``hold_s`` after every caller is on the line."""
+    rows: list[dict] = []
+    compose_calls = max((lv.calls for lv in levels if lv.kind == "compose"), default=0)
+    service = await Service(amqp_url, max(compose_calls, 2)).start()
+    next_box = CHECK_FIRST
     try:
+        next_box = await _warm(service, amqp_url, next_box)
+        load: Load | None = None
         with tempfile.TemporaryDirectory(prefix="kzvoice-bench-rec-") as recordings:
-            warm = await Load(amqp_url, COMPRESSED_SCALE, recordings).start()
             try:
-                for _ in range(3):     # warm-up: config cache (settles once defaults are written back)
-                    await warm.level(2, seed=0)
+                for level in levels:
+                    if load is None or load.time_scale != level.scale:
+                        # one load at a time: two routers would both answer every route_req
+                        if load is not None:
+                            await load.stop()
+                            load = None
+                        load = await Load(amqp_url, level.scale, recordings).start()
+                    load.media.clear()
+                    first_box = 0
+                    if level.kind == "check":
+                        first_box = next_box
+                        next_box += level.calls
+                        seeded = await service.ask(f"seed_check {first_box} {level.calls} {level.calls}")
+                        load.media.update({doc_id: seconds for pairs in seeded.values()
+                                           for doc_id, seconds in pairs})
+                    await service.ask(f"level {level.calls} {int(level.traced)} {hold_s:g}")
+                    usage = Usage(service.pid)
+                    try:
+                        ramp = (memory_ramp_s if level.traced and memory_ramp_s is not None else ramp_s) * level.scale
+                        running = asyncio.ensure_future(load.level(
+                            level.calls, seed=level.calls * 100 + level.repeat, ramp_s=ramp,
+                            kind=level.kind, first_box=first_box))
+                        if level.traced:
+                            # the memory level ends once it is read: every caller hangs up
+                            await service.ask(f"await_reading {ramp + hold_s + 60:g}")
+                            load.hang_up_all()
+                        wall = await running
+                    finally:
+                        used = usage.stop()
+                    report = await service.report()
+                    samples = report["latencies_ms"]
+                    rows.append({"kind": level.kind, "calls": level.calls, "time": time_label(level.scale),
+                                 "scale": level.scale, "repeat": level.repeat, "traced": level.traced,
+                                 "wall_s": wall, "calls_per_s": level.calls / wall, "stored": report["stored"],
+                                 "folders": report["folders"], "samples": len(samples),
+                                 "p50_ms": pct(samples, 0.50), "p99_ms": pct(samples, 0.99),
+                                 "max_ms": max(samples, default=float("nan")),
+                                 "peak_active": report["peak_active"], "memory": report["memory"],
+                                 "cpu_ms_per_call": used["cpu_s"] / level.calls * 1000.0,
+                                 "rss_before": used["rss_before"], "rss_peak": used["rss_peak"],
+                                 "failures": list(load.failures), "by_command": report["by_command"]})
+                    load.failures.clear()
+                    print_row(rows[-1])
             finally:
-                await warm.stop()
-        stored_before = (await service.report())["stored"]
-        for scale in scales:
-            with tempfile.TemporaryDirectory(prefix="kzvoice-bench-rec-") as recordings:
-                load = await Load(amqp_url, scale, recordings).start()
-                try:
-                    for calls in levels:
-                        wall = await load.level(calls, seed=calls, ramp_s=ramp_s * scale)
-                        report = await service.report()
-                        stored, stored_before = report["stored"] - stored_before, report["stored"]
-                        samples = report["latencies_ms"]
-                        rows.append({"calls": calls, "time": "real" if scale == 1.0 else f"x{1 / scale:g}",
-                                     "wall_s": wall, "calls_per_s": calls / wall, "stored": stored,
-                                     "samples": len(samples), "p50_ms": pct(samples, 0.50),
-                                     "p99_ms": pct(samples, 0.99), "max_ms": max(samples, default=float("nan")),
-                                     "failures": list(load.failures), "by_command": report["by_command"]})
-                        load.failures.clear()
-                        print_row(rows[-1])
-                finally:
+                if load is not None:
                     await load.stop()
     finally:
         await service.stop()
     return rows
 
 
-HEADER = f"{'calls':>6} {'time':>5} {'wall s':>8} {'calls/s':>8} {'stored':>7} {'samples':>8} " \
-         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+HEADER = f"{'kind':>7} {'calls':>6} {'time':>5} {'rep':>3} {'wall s':>7} {'peak':>5} {'done':>10} " \
+         f"{'samples':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'cpu/call':>8} {'rss KiB/s':>9}"
+
+
+def done_text(row: dict) -> str:
+    if row["kind"] == "check":
+        folders = row["folders"]
+        return f"{folders.get('saved', 0)}s/{folders.get('deleted', 0)}d"
+    return f"{row['stored']} stored"
+
+
+def rss_kib_per_session(row: dict) -> float:
+    return max(0, row["rss_peak"] - row["rss_before"]) / max(1, row["peak_active"] or row["calls"]) / 1024
 
 
 def print_row(row: dict) -> None:
-    print(f"{row['calls']:>6} {row['time']:>5} {row['wall_s']:>8.1f} {row['calls_per_s']:>8.2f} "
-          f"{row['stored']:>7} {row['samples']:>8} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-          f"{row['max_ms']:>8.2f}" + (f"  failures: {len(row['failures'])} ({row['failures'][0]})"
-                                      if row["failures"] else ""), flush=True)
+    memory = row.get("memory")
+    print(f"{row['kind']:>7} {row['calls']:>6} {row['time']:>5} {row['repeat']:>3} {row['wall_s']:>7.1f} "
+          f"{row['peak_active']:>5} {done_text(row):>10} {row['samples']:>8} {row['p50_ms']:>8.2f} "
+          f"{row['p99_ms']:>8.2f} {row['max_ms']:>8.2f} {row['cpu_ms_per_call']:>8.1f} "
+          f"{rss_kib_per_session(row):>9.1f}"
+          + (f"  failures: {len(row['failures'])} ({row['failures'][0]})" if row["failures"] else "")
+          + ("  (traced: latency not comparable)" if row.get("traced") else ""), flush=True)
+    if memory:
+        print(f"         tracemalloc: {memory['per_session'] / 1024:.1f} KiB per session at {memory['active']} "
+              f"active (traced growth {memory['traced_growth'] / 2 ** 20:.1f} MiB, store growth "
+              f"{memory['store_growth'] / 2 ** 20:.2f} MiB, not per session)", flush=True)
+        for site, size in memory["sites"][:10 if VERBOSE else 6]:
+            print(f"           {size / 1024:7.2f} KiB/session  {site}", flush=True)
     if VERBOSE:
         for app, figures in sorted(row["by_command"].items()):
             print(f"         next command {app}: n={figures['n']} p50 {figures['p50']:.2f} ms "
@@ -389,8 +747,7 @@ def print_row(row: dict) -> None:
 def _with_vhost(url: str):
     """A vhost of our own on the broker when it can be administered; else the URL as given."""
     try:
-        root = Path(__file__).resolve().parent.parent
-        sys.path.insert(0, str(root))
+        sys.path.insert(0, str(REPO_ROOT))
         from tests.support.broker import admin_for
         admin = admin_for(url)
         vhost = f"kzvoice-bench-{secrets.token_hex(4)}"
@@ -404,13 +761,44 @@ def _with_vhost(url: str):
     return own, (lambda: admin.delete_vhost(vhost))
 
 
+def levels_of(args: argparse.Namespace) -> list[Level]:
+    """The latency levels (every repeat), then (``args.memory``) one traced level per kind at the largest
+    level, in the time of the run's first scale, after every latency level of the same service process."""
+    kinds = tuple(k.strip() for k in args.kinds.split(",")) if getattr(args, "kinds", None) else KINDS
+    levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else (QUICK_LEVELS if args.quick else LEVELS)
+    if args.quick:
+        scales, repeats = (COMPRESSED_SCALE,), {COMPRESSED_SCALE: args.repeats or QUICK_REPEATS}
+    elif args.no_compressed:
+        scales, repeats = (1.0,), {1.0: args.repeats or REAL_REPEATS}
+    else:
+        scales = (1.0, COMPRESSED_SCALE)
+        repeats = {1.0: args.repeats or REAL_REPEATS, COMPRESSED_SCALE: args.repeats or COMPRESSED_REPEATS}
+    planned = plan(levels, scales, repeats, kinds)
+    if args.memory:          # always in real time: a session's memory at its real pace, mid-call
+        planned += [Level(kind, max(levels), 1.0, 1, traced=True) for kind in kinds]
+    return planned
+
+
+def memory_options(args: argparse.Namespace) -> dict:
+    """Ramp and hold of the traced levels: shorter with --quick."""
+    if args.quick:
+        return {"memory_ramp_s": QUICK_MEMORY_RAMP, "hold_s": QUICK_HOLD_SECONDS}
+    return {"memory_ramp_s": args.ramp, "hold_s": HOLD_SECONDS}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--amqp-url", default=os.environ.get("KZ_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
     parser.add_argument("--quick", action="store_true", help="10 and 100 calls, compressed time only")
     parser.add_argument("--levels", default=None, help="comma-separated numbers of simultaneous calls")
+    parser.add_argument("--kinds", default=None, help="comma-separated: compose, check (default both)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help=f"runs of every level (default {REAL_REPEATS} real time, {COMPRESSED_REPEATS} "
+                             f"compressed, {QUICK_REPEATS} with --quick)")
     parser.add_argument("--no-compressed", action="store_true", help="real time only")
     parser.add_argument("--ramp", type=float, default=10.0,
                         help="callers of a level arrive evenly over this many seconds (real time; default 10)")
+    parser.add_argument("--memory", action="store_true",
+                        help="also a tracemalloc run (separate service process) at the largest level")
     parser.add_argument("--verbose", action="store_true", help="latency by the command that followed the event")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--boxes", type=int, default=max(LEVELS), help=argparse.SUPPRESS)
@@ -430,24 +818,26 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 profiler.dump_stats(profile)
         return asyncio.run(serve(args.amqp_url, args.boxes))
-    levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else (QUICK_LEVELS if args.quick else LEVELS)
-    scales = (COMPRESSED_SCALE,) if args.quick else ((1.0,) if args.no_compressed else (1.0, COMPRESSED_SCALE))
     url, cleanup = _with_vhost(args.amqp_url)
-    print("compose: N simultaneous callers against one voicemail_svc process (arriving over "
+    print("compose and check: N simultaneous callers against one voicemail_svc process (arriving over "
           f"{args.ramp:g} s); latency = call event handed to its session -> next command published")
     print(HEADER)
     try:
-        rows = asyncio.run(measure(url, levels, scales, args.ramp))
+        rows = asyncio.run(measure(url, levels_of(args), args.ramp, **memory_options(args)))
     except OSError as exc:
         print(f"bench_voicemail: broker unreachable: {exc}")
         return 1
     finally:
         if cleanup is not None:
             cleanup()
-    real = [r for r in rows if r["time"] == "real" and r["calls"] == 500]
-    if real:
-        verdict = "met" if real[0]["p99_ms"] <= TARGET_P99_MS else "NOT met"
-        print(f"target p99 <= {TARGET_P99_MS:g} ms at 500 calls in real time: {verdict} ({real[0]['p99_ms']:.2f} ms)")
+    for kind in KINDS:
+        real = [r["p99_ms"] for r in rows if r["kind"] == kind and r["time"] == "real" and r["calls"] == 500
+                and not r["traced"]]
+        if real:
+            p99 = sorted(real)[len(real) // 2]
+            verdict = "met" if p99 <= TARGET_P99_MS else "NOT met"
+            print(f"{kind}: target p99 <= {TARGET_P99_MS:g} ms at 500 calls in real time: {verdict} "
+                  f"(median of {len(real)} runs: {p99:.2f} ms)")
     return 0
 
 
