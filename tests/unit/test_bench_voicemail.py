@@ -1,0 +1,83 @@
+"""The voicemail benchmark's bookkeeping (no broker): its plan of levels, the rows it makes, its sizes."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import tracemalloc
+
+from bench import bench_voicemail as vm
+from bench.voicemail_rows import rows_to_result
+
+
+def args(**given) -> argparse.Namespace:
+    values = dict(quick=False, levels=None, kinds=None, repeats=None, no_compressed=False, memory=False, ramp=10.0)
+    values.update(given)
+    return argparse.Namespace(**values)
+
+
+def test_full_plan_repeats_every_level_and_ends_with_the_traced_levels():
+    levels = vm.levels_of(args(memory=True))
+    latency = [lv for lv in levels if not lv.traced]
+    assert len(latency) == len(vm.KINDS) * len(vm.LEVELS) * (vm.REAL_REPEATS + vm.COMPRESSED_REPEATS)
+    assert {lv.repeat for lv in latency if lv.scale == 1.0} == set(range(1, vm.REAL_REPEATS + 1))
+    traced = levels[len(latency):]
+    assert [(lv.kind, lv.calls, lv.scale) for lv in traced] == [(k, 500, 1.0) for k in vm.KINDS]
+    assert all(lv.traced for lv in traced)
+
+
+def test_quick_plan_is_compressed_time_only():
+    levels = vm.levels_of(args(quick=True, memory=True))
+    assert {lv.scale for lv in levels if not lv.traced} == {vm.COMPRESSED_SCALE}
+    assert {lv.calls for lv in levels} == set(vm.QUICK_LEVELS)
+    assert vm.memory_options(args(quick=True))["memory_ramp_s"] < vm.memory_options(args())["memory_ramp_s"]
+
+
+def test_check_script_plays_the_whole_visit():
+    rules = vm.check_script(random.Random(1)).rules
+    assert [(r.name, r.press or ("hangup" if r.hangup else "")) for r in rules] == [
+        ("vm-enter_pass", vm.PIN + "#"), ("vm-main_menu", "1"), ("vm-message_menu", "1"),
+        ("vm-message_menu", "7"), ("vm-main_menu", "hangup")]
+    assert all(vm.REACT_SECONDS[0] <= r.after <= vm.REACT_SECONDS[1] for r in rules)
+
+
+def test_deep_size_counts_shared_objects_once():
+    blob = "x" * 10_000
+    assert vm.deep_size({"a": blob, "b": blob}) < 2 * 10_000
+    assert vm.deep_size([blob]) > 10_000
+
+
+def test_site_is_the_innermost_frame_of_the_repository():
+    tracemalloc.start(10)
+    try:
+        held = vm.box_doc(1, "account%2Fb0%2Fa1%2Fb2c3d4e5f60718293a4b5c6d7e8f")
+        snapshot = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    sites = {vm._site(stat.traceback) for stat in snapshot.statistics("traceback")}
+    assert any(site.startswith("services/store/") for site in sites), sites
+    assert held
+
+
+def row(kind="check", calls=500, time="real", repeat=1, p99=5.0, traced=False, memory=None, **extra):
+    base = {"kind": kind, "calls": calls, "time": time, "scale": 1.0 if time == "real" else 0.05,
+            "repeat": repeat, "traced": traced, "wall_s": 60.0, "calls_per_s": calls / 60.0, "stored": 0,
+            "folders": {"saved": calls, "deleted": calls}, "samples": 12 * calls, "p50_ms": 1.0, "p99_ms": p99,
+            "max_ms": p99 * 2, "peak_active": calls, "memory": memory, "cpu_ms_per_call": 40.0,
+            "rss_before": 100 << 20, "rss_peak": 110 << 20, "failures": [], "by_command": {}}
+    base.update(extra)
+    return base
+
+
+def test_rows_give_median_and_spread_and_judge_the_headline():
+    memory = {"active": 500, "traced_growth": 20 << 20, "store_growth": 0, "per_session": 40 * 1024,
+              "sites": [["voicemail_svc/profile.py:268", 1024.0]]}
+    result = rows_to_result([row(p99=5.0), row(repeat=2, p99=30.0), row(repeat=3, p99=10.0),
+                             row(traced=True, memory=memory)], quick=False)
+    by_name = {r.name: r for r in result.rows}
+    latency = by_name["check x500 (real time): command latency p50 / p99"]
+    assert latency.figure == "1.00 [1.00-1.00] / 10.00 [5.00-30.00] ms"
+    assert latency.verdict == "PASS" and "3 runs" in latency.note
+    traced = by_name["check x500 (real time): memory per active session (tracemalloc)"]
+    assert traced.figure == "40.0 KiB" and traced.verdict == "PASS"
+    assert "memory per active session, RSS growth (upper bound)" in " ".join(by_name)
