@@ -5,7 +5,7 @@ latency are bench_voicemail's own (``python -m bench.bench_voicemail``: N
 simultaneous callers leave a message, or check two new messages, with one
 voicemail_svc process, paced as real callers; a compressed-time ``x20``
 figure beside it, labelled).  Every level runs several times (``--repeats``;
-by default 2 in real time, 3 compressed, 2 with ``--quick``) and each figure is
+by default 2 in real time, 2 compressed at 10 and 100 calls, 2 with ``--quick``) and each figure is
 the median of the runs with their spread ``[min-max]``; p50 and p99 of one
 run are taken over every command of that run.
 

@@ -19,7 +19,8 @@ def args(**given) -> argparse.Namespace:
 def test_full_plan_repeats_every_level_and_ends_with_the_traced_levels():
     levels = vm.levels_of(args(memory=True))
     latency = [lv for lv in levels if not lv.traced]
-    assert len(latency) == len(vm.KINDS) * len(vm.LEVELS) * (vm.REAL_REPEATS + vm.COMPRESSED_REPEATS)
+    assert len(latency) == len(vm.KINDS) * (len(vm.LEVELS) * vm.REAL_REPEATS
+                                            + len(vm.COMPRESSED_LEVELS) * vm.COMPRESSED_REPEATS)
     assert {lv.repeat for lv in latency if lv.scale == 1.0} == set(range(1, vm.REAL_REPEATS + 1))
     traced = levels[len(latency):]
     assert [(lv.kind, lv.calls, lv.scale) for lv in traced] == [(k, 500, 1.0) for k in vm.KINDS]
