@@ -96,7 +96,7 @@ CHECK_MESSAGES = 2                  # new messages in a check caller's box
 MESSAGE_SECONDS = (4.0, 12.0)       # their length, uniformly drawn
 REACT_SECONDS = (0.5, 1.5)          # a caller answers a prompt this long after it ends
 DTMF_GAP = 0.3                      # seconds between two keys a caller types
-TRACE_FRAMES = 25
+TRACE_FRAMES = 12
 HOLD_SECONDS = 8.0                  # the memory reading: this long after all N callers are on the line
 QUICK_HOLD_SECONDS = 3.0
 QUICK_MEMORY_RAMP = 3.0             # --quick: the traced level's callers arrive over 3 s
@@ -370,7 +370,8 @@ async def serve(amqp_url: str, boxes: int) -> int:
                     try:
                         await asyncio.wait_for(watch.read.wait(), float(rest[0]))
                     except asyncio.TimeoutError:
-                        pass
+                        if watch.traced and watch.reading is None:
+                            watch._read()        # never all N at once: read what is active, stop tracing
                 print(json.dumps({"read": watch is not None and watch.read.is_set()}), flush=True)
             elif word == "report":
                 await voicemail.deps.background.drain(60.0)

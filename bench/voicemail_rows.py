@@ -94,7 +94,8 @@ def rows_to_result(rows: list[dict], quick: bool) -> Result:
         result.add("voicemail", f"{label(row['kind'], row['calls'], row['time'])}: memory per active session "
                    "(tracemalloc)", f"{memory['per_session'] / 1024:.1f} KiB",
                    target=f"<= {TARGET_KIB:g} KiB", verdict=verdict(memory["per_session"] / 1024 <= TARGET_KIB),
-                   note=f"1 traced run (its latency not used), read at {memory['active']} active sessions; "
+                   note=f"1 traced run (its latency not used), read at {memory['active']} active sessions "
+                        f"of {row['calls']}; "
                         f"store growth {memory['store_growth'] / 1024:.0f} KiB kept apart; largest sites "
                         f"(KiB per session): {sites}")
     return result
