@@ -326,7 +326,7 @@ class LevelWatch:
 
 async def serve(amqp_url: str, boxes: int) -> int:
     from config_svc.app import build as build_config
-    from services.runtime import ServiceContext
+    from services.runtime import ServiceContext, settle_heap
     from services.settings import Settings
     from services.store import layout
     from services.store.memory import MemoryStore
@@ -344,6 +344,7 @@ async def serve(amqp_url: str, boxes: int) -> int:
     await config.start()
     voicemail = build_voicemail(context, upload_host="127.0.0.1", resend_mwi=False)
     await voicemail.start()
+    settle_heap(settings.gc_gen0)                   # what Runtime.start does once the services are up
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
