@@ -8,6 +8,15 @@ a reconnect -- see ``unique_queue_name``.
 Channels: one for declarations and plain publishes, one with publisher
 confirms for ``mandatory`` publishes (returns are only reliable with confirms),
 and one per consumed queue so each has its own prefetch.
+
+Plain publishes are written in batches (``_Outbox``): aiormq holds a channel's
+lock until each publish is written to the socket, so under load publishes
+queued behind one another a loop turn or two each.  Every publish made while a
+batch is being written joins the next one; a batch's frames go out in the order
+they were published, and each publisher is answered once the batch's last frame
+is written, or with the error that stopped it.  After a failed batch every one
+of its publishers holds and retries, so during a broker failure a message may
+go out twice rather than be lost.
 """
 
 from __future__ import annotations
@@ -50,6 +59,58 @@ def redact(url: str) -> str:
     return f"{scheme}{sep}{user}:***@{host}"
 
 
+class _Outbox:
+    """Plain publishes waiting for the next batch on one robust channel (see the module docstring)."""
+
+    def __init__(self, channel: AbstractRobustChannel) -> None:
+        self.channel = channel
+        self._waiting: list[tuple[str, str, bytes, aiormq.spec.Basic.Properties, asyncio.Future]] = []
+        self._writer: asyncio.Task | None = None
+
+    async def publish(self, exchange: str, routing_key: str, body: bytes,
+                      properties: aiormq.spec.Basic.Properties) -> None:
+        loop = asyncio.get_running_loop()
+        written = loop.create_future()
+        self._waiting.append((exchange, routing_key, body, properties, written))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write(), name="amqp-outbox")
+        await written
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    if self.channel.is_closed:
+                        raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
+                    underlay = await self.channel.get_underlay_channel()
+                    last = len(batch) - 1
+                    for index, (exchange, routing_key, body, properties, _) in enumerate(batch):
+                        # only the last frame waits for the socket: the ones before it are written first
+                        await underlay.basic_publish(body, exchange=exchange, routing_key=routing_key,
+                                                     properties=properties, wait=index == last)
+                except BaseException as exc:
+                    for *_, written in batch:
+                        if not written.done():
+                            written.set_exception(exc if isinstance(exc, Exception) else BusError("publish cancelled"))
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    for *_, written in batch:
+                        if not written.done():
+                            written.set_result(None)
+        finally:
+            self._writer = None
+
+    def close(self) -> None:
+        for *_, written in self._waiting:
+            if not written.done():
+                written.set_exception(BusError("transport closed"))
+        self._waiting.clear()
+        if self._writer is not None:
+            self._writer.cancel()
+
+
 class AmqpTransport(Transport):
     def __init__(self, url: str, *, tls: TLSFiles | None = None, connection_name: str = "kzvoice",
                  reconnect_interval: float = 1.0, on_reconnect=None, publish_wait: float = 30.0) -> None:
@@ -60,6 +121,8 @@ class AmqpTransport(Transport):
         self._conn: AbstractRobustConnection | None = None
         self._main: AbstractRobustChannel | None = None
         self._confirm: AbstractRobustChannel | None = None
+        self._outbox: _Outbox | None = None
+        self._closing = False
         self._exchanges: dict[tuple[int, Exchange], aio_pika.abc.AbstractExchange] = {}
         self._queues: dict[str, tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]] = {}
         self._consumers: dict[str, str] = {}   # consumer tag -> queue name
@@ -80,12 +143,14 @@ class AmqpTransport(Transport):
                                   "reconnect_interval": self._reconnect_interval}
         if self._url.startswith("amqps://"):
             kwargs["ssl_context"] = ssl_context_for(self._tls)
+        self._closing = False
         try:
             self._conn = await aio_pika.connect_robust(self._url, **kwargs)
         except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError, ssl.SSLError) as exc:
             raise BrokerUnavailable(f"cannot reach the broker at {self.url}: {exc or type(exc).__name__}") from exc
         self._conn.reconnect_callbacks.add(self._on_reconnect)
         self._main = await self._conn.channel()
+        self._outbox = _Outbox(self._main)
         self._confirm = await self._conn.channel(publisher_confirms=True, on_return_raises=False)
 
     def _on_reconnect(self, *_: Any) -> None:
@@ -95,6 +160,10 @@ class AmqpTransport(Transport):
             self._on_reconnect_hook()
 
     async def close(self) -> None:
+        self._closing = True
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
         if self._conn is not None and not self._conn.is_closed:
             await self._conn.close()
         self._conn = None
@@ -222,11 +291,14 @@ class AmqpTransport(Transport):
         deadline: float | None = None
         while True:
             channel = self._confirm if mandatory else self._main
-            if channel is None or self._conn is None:
+            if channel is None or self._conn is None or self._closing:
                 raise BusError("transport is not connected")
             try:
                 if (id(channel), exchange) not in self._exchanges:
                     await self._exchange(channel, exchange)    # declared once; a reconnect re-declares it
+                if not mandatory and self._outbox is not None:
+                    await self._outbox.publish(exchange.name, routing_key, body, properties)
+                    return
                 if channel.is_closed:
                     raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
                 underlay = await channel.get_underlay_channel()
@@ -235,8 +307,19 @@ class AmqpTransport(Transport):
                 break
             except aiormq.exceptions.PublishError as exc:
                 raise Unroutable(exchange.name, routing_key) from exc
-            except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
-                    ConnectionError) as exc:
+            except asyncio.CancelledError as exc:
+                # closing the connection cancels aiormq's own futures (a declaration in flight):
+                # to a publisher that was not itself cancelled, that is a closed transport
+                task = asyncio.current_task()
+                if self._closing and task is not None and not task.cancelling():
+                    raise BusError(f"publish to {exchange.name!r}: transport closed") from exc
+                raise
+            except Exception as exc:
+                if self._closing or self._conn is None:
+                    raise BusError(f"publish to {exchange.name!r}: transport closed") from exc
+                if not isinstance(exc, (aiormq.exceptions.AMQPConnectionError,
+                                        aiormq.exceptions.ChannelInvalidStateError, ConnectionError)):
+                    raise
                 # The robust connection is coming back: hold the message (a recording's
                 # RECORD_STOP, an action.result) until it does, rather than lose it.
                 loop = asyncio.get_running_loop()

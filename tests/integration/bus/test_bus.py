@@ -319,3 +319,45 @@ async def test_what_a_plain_amqp_client_sees_of_a_published_message(amqp_url, va
     finally:
         await bus.close()
         await raw.close()
+
+
+async def test_concurrent_plain_publishes_are_batched_in_order_and_each_publisher_answered(amqp_url, validator):
+    """Publishes made while a batch is being written join the next one (services.bus.amqp._Outbox):
+    every publisher returns, and the broker sees the messages in the order they were published."""
+    import aio_pika
+    raw = await aio_pika.connect(amqp_url)
+    transport = AmqpTransport(amqp_url)
+    bus = Bus(transport, validator, app_name="callflow", node="callflow@test")
+    await bus.start()
+    try:
+        channel = await raw.channel()
+        callevt = await channel.declare_exchange(x.CALLEVT.name, x.CALLEVT.type, durable=x.CALLEVT.durable)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(callevt, x.call_events_binding("batch-1"))
+        count = 300
+        sent = await asyncio.gather(*(bus.publish(DTMF, {"Call-ID": "batch-1", "DTMF-Digit": str(n % 10),
+                                                          "DTMF-Duration": n}) for n in range(count)))
+        assert len(sent) == count
+        received = []
+        async with queue.iterator() as messages:
+            async for message in messages:
+                received.append(orjson.loads(message.body)["DTMF-Duration"])
+                await message.ack()
+                if len(received) == count:
+                    break
+        assert received == list(range(count))
+    finally:
+        await bus.close()
+        await raw.close()
+
+
+async def test_publishes_waiting_for_a_batch_fail_when_the_transport_closes(amqp_url, validator):
+    transport = AmqpTransport(amqp_url)
+    await transport.connect()
+    publishes = [asyncio.ensure_future(transport.publish(x.CALLEVT, "call.DTMF.x", b"{}")) for _ in range(50)]
+    await asyncio.sleep(0)           # every publish is in the outbox, the first batch is being written
+    await transport.close()
+    results = await asyncio.gather(*publishes, return_exceptions=True)
+    failed = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(r, BusError) for r in failed), failed
+    assert all(r is None or isinstance(r, BusError) for r in results), [type(r) for r in results]
