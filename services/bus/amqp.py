@@ -9,12 +9,13 @@ Channels: one for declarations and plain publishes, one with publisher
 confirms for ``mandatory`` publishes (returns are only reliable with confirms),
 and one per consumed queue so each has its own prefetch.
 
-Plain publishes are written in batches (``_Outbox``): aiormq holds a channel's
-lock until each publish is written to the socket, so under load publishes
-queued behind one another a loop turn or two each.  Every publish made while a
-batch is being written joins the next one; a batch's frames go out in the order
-they were published, and each publisher is answered once the batch's last frame
-is written, or with the error that stopped it.  After a failed batch every one
+Plain publishes are written in batches while the channel is busy (``_Outbox``):
+aiormq holds a channel's lock until each publish is written to the socket, so
+under load publishes queued behind one another a loop turn or two each.  A
+publish on a free channel is written at once; every publish made while one is
+being written joins the next batch.  A batch's frames go out in the order they
+were published, and each publisher is answered once the batch's last frame is
+written, or with the error that stopped it.  After a failed batch every one
 of its publishers holds and retries, so during a broker failure a message may
 go out twice rather than be lost.
 """
@@ -60,30 +61,43 @@ def redact(url: str) -> str:
 
 
 class _Outbox:
-    """Plain publishes waiting for the next batch on one robust channel (see the module docstring)."""
+    """Plain publishes of one robust channel, written one at a time while the channel is free and
+    in batches while it is busy (see the module docstring)."""
 
     def __init__(self, channel: AbstractRobustChannel) -> None:
         self.channel = channel
         self._waiting: list[tuple[str, str, bytes, aiormq.spec.Basic.Properties, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
+        self._busy = False          # a write is in progress or scheduled: later publishes wait their turn
+
+    async def _underlay(self) -> aiormq.abc.AbstractChannel:
+        if self.channel.is_closed:
+            raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
+        return await self.channel.get_underlay_channel()
 
     async def publish(self, exchange: str, routing_key: str, body: bytes,
                       properties: aiormq.spec.Basic.Properties) -> None:
-        loop = asyncio.get_running_loop()
-        written = loop.create_future()
-        self._waiting.append((exchange, routing_key, body, properties, written))
-        if self._writer is None:
-            self._writer = loop.create_task(self._write(), name="amqp-outbox")
-        await written
+        if self._busy:
+            written = asyncio.get_running_loop().create_future()
+            self._waiting.append((exchange, routing_key, body, properties, written))
+            await written
+            return
+        self._busy = True
+        try:
+            underlay = await self._underlay()
+            await underlay.basic_publish(body, exchange=exchange, routing_key=routing_key, properties=properties)
+        finally:
+            if self._waiting:       # publishes that came meanwhile go out next, in one batch
+                self._writer = asyncio.get_running_loop().create_task(self._write(), name="amqp-outbox")
+            else:
+                self._busy = False
 
     async def _write(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    if self.channel.is_closed:
-                        raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
-                    underlay = await self.channel.get_underlay_channel()
+                    underlay = await self._underlay()
                     last = len(batch) - 1
                     for index, (exchange, routing_key, body, properties, _) in enumerate(batch):
                         # only the last frame waits for the socket: the ones before it are written first
@@ -101,6 +115,7 @@ class _Outbox:
                             written.set_result(None)
         finally:
             self._writer = None
+            self._busy = False
 
     def close(self) -> None:
         for *_, written in self._waiting:
