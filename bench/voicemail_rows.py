@@ -82,6 +82,7 @@ def rows_to_result(rows: list[dict], quick: bool) -> Result:
                        note=f"{len(runs)} runs; peak RSS {median(r['rss_peak'] for r in runs) / 2 ** 20:.0f} MiB; "
                             "counts allocator arenas, buffers, spool and stored messages too; "
                             "see the tracemalloc row")
+    add_latency_curve(result, groups)
     for row in rows:
         memory = row["memory"] if row["traced"] else None
         if row["traced"] and not memory:
@@ -99,6 +100,24 @@ def rows_to_result(rows: list[dict], quick: bool) -> Result:
                         f"store growth {memory['store_growth'] / 1024:.0f} KiB kept apart; largest sites "
                         f"(KiB per session): {sites}")
     return result
+
+
+def add_latency_curve(result: Result, groups: dict[tuple[str, str, int], list[dict]]) -> None:
+    """Command latency as simultaneous calls grow, real time only (docs/perf/voicemail_latency.png)."""
+    series: dict[str, list[list[float]]] = {}
+    for kind in ("compose", "check"):
+        for figure in ("p99", "p50"):
+            points = []
+            for calls in sorted(c for k, t, c in groups if k == kind and t == "real"):
+                values = [r[f"{figure}_ms"] for r in groups[(kind, "real", calls)]]
+                points.append([calls, median(values), min(values), max(values)])
+            if points:
+                series[f"{kind} {figure}"] = points
+    if series:
+        result.curves["voicemail_latency"] = {
+            "title": "voicemail command latency as simultaneous calls grow (real time)",
+            "x_label": "simultaneous calls", "log_x": True, "y_label": "ms (event in -> next command out)",
+            "series": series}
 
 
 def collect(args) -> Result:

@@ -82,3 +82,12 @@ def test_rows_give_median_and_spread_and_judge_the_headline():
     traced = by_name["check x500 (real time): memory per active session (tracemalloc)"]
     assert traced.figure == "40.0 KiB" and traced.verdict == "PASS"
     assert "memory per active session, RSS growth (upper bound)" in " ".join(by_name)
+
+
+def test_latency_curve_has_real_time_levels_only_with_median_and_spread():
+    rows = [row(calls=10, p99=2.0), row(calls=10, repeat=2, p99=4.0), row(calls=500, p99=30.0),
+            row(kind="compose", calls=100, p99=7.0), row(calls=100, time="x20", p99=99.0)]
+    curve = rows_to_result(rows, quick=False).curves["voicemail_latency"]
+    assert curve["series"]["check p99"] == [[10, 3.0, 2.0, 4.0], [500, 30.0, 30.0, 30.0]]
+    assert curve["series"]["compose p99"] == [[100, 7.0, 7.0, 7.0]]
+    assert "check p50" in curve["series"]
