@@ -5,9 +5,10 @@ latency are bench_voicemail's own (``python -m bench.bench_voicemail``: N
 simultaneous callers leave a message, or check two new messages, with one
 voicemail_svc process, paced as real callers; a compressed-time ``x20``
 figure beside it, labelled).  Every level runs several times (``--repeats``;
-by default 2 in real time, 2 compressed at 10 and 100 calls, 2 with ``--quick``) and each figure is
-the median of the runs with their spread ``[min-max]``; p50 and p99 of one
-run are taken over every command of that run.
+by default 2 in real time, 2 compressed at 10 and 100 calls; ``--quick``: 2
+compressed at 100 calls, and no traced level) and each figure is the median of
+the runs with their spread ``[min-max]``; p50 and p99 of one run are taken
+over every command of that run.
 
 * **CPU per call**: the service process's CPU time during the level / calls;
 * **memory per active session (tracemalloc)**: from a traced level of its own
@@ -124,7 +125,7 @@ def collect(args) -> Result:
     args.levels = None
     args.kinds = None
     args.no_compressed = False
-    args.memory = True
+    args.memory = not args.quick          # the traced levels take a real-time minute; the full run has them
     url, cleanup = vm._with_vhost(args.amqp_url)
     print(f"compose and check: N simultaneous callers against one voicemail_svc process (arriving over "
           f"{args.ramp:g} s); latency = call event handed to its session -> next command published", flush=True)
