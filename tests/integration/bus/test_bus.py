@@ -289,66 +289,66 @@ async def test_a_stopped_consumer_no_longer_counts_for_readiness(make_bus):
     assert bus.ready
 
 
-async def test_what_a_plain_amqp_client_sees_of_a_published_message(amqp_url, validator):
-    """The transport writes the frame properties itself (not through aio-pika's Message): a plain
-    client must still see a transient JSON message with our headers and the encoded body."""
+@pytest.fixture
+async def plain_listener(amqp_url, validator):
+    """Our bus, and a plain aio-pika client's queue on the call events of one Call-ID."""
     import aio_pika
     raw = await aio_pika.connect(amqp_url)
     bus = Bus(AmqpTransport(amqp_url), validator, app_name="callflow", node="callflow@test")
     await bus.start()
-    try:
+
+    async def listen(call_id: str):
         channel = await raw.channel()
         callevt = await channel.declare_exchange(x.CALLEVT.name, x.CALLEVT.type, durable=x.CALLEVT.durable)
         queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(callevt, x.call_events_binding("wire-1"))
-        sent = await bus.publish(DTMF, {"Call-ID": "wire-1", "DTMF-Digit": "7", "DTMF-Duration": 80})
-        message = await queue.get(timeout=5, fail=False)
-        for _ in range(50):
-            if message is not None:
-                break
-            await asyncio.sleep(0.1)
-            message = await queue.get(timeout=5, fail=False)
-        assert message is not None, "nothing arrived"
-        assert message.content_type == "application/json"
-        assert message.content_encoding is None
-        assert message.delivery_mode == aio_pika.DeliveryMode.NOT_PERSISTENT
-        assert message.priority == 0
-        assert message.headers == {"call-id": "wire-1"}
-        assert orjson.loads(message.body) == sent
-        await message.ack()
-    finally:
-        await bus.close()
-        await raw.close()
+        await queue.bind(callevt, x.call_events_binding(call_id))
+        return queue
+
+    yield bus, listen
+    await bus.close()
+    await raw.close()
 
 
-async def test_concurrent_plain_publishes_are_batched_in_order_and_each_publisher_answered(amqp_url, validator):
-    """Publishes made while a batch is being written join the next one (services.bus.amqp._Outbox):
-    every publisher returns, and the broker sees the messages in the order they were published."""
+async def test_what_a_plain_amqp_client_sees_of_a_published_message(plain_listener):
+    """The transport writes the frame properties itself (not through aio-pika's Message): a plain
+    client must still see a transient JSON message with our headers and the encoded body."""
     import aio_pika
-    raw = await aio_pika.connect(amqp_url)
-    transport = AmqpTransport(amqp_url)
-    bus = Bus(transport, validator, app_name="callflow", node="callflow@test")
-    await bus.start()
-    try:
-        channel = await raw.channel()
-        callevt = await channel.declare_exchange(x.CALLEVT.name, x.CALLEVT.type, durable=x.CALLEVT.durable)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(callevt, x.call_events_binding("batch-1"))
-        count = 300
-        sent = await asyncio.gather(*(bus.publish(DTMF, {"Call-ID": "batch-1", "DTMF-Digit": str(n % 10),
-                                                          "DTMF-Duration": n}) for n in range(count)))
-        assert len(sent) == count
-        received = []
-        async with queue.iterator() as messages:
-            async for message in messages:
-                received.append(orjson.loads(message.body)["DTMF-Duration"])
-                await message.ack()
-                if len(received) == count:
-                    break
-        assert received == list(range(count))
-    finally:
-        await bus.close()
-        await raw.close()
+    bus, listen = plain_listener
+    queue = await listen("wire-1")
+    sent = await bus.publish(DTMF, {"Call-ID": "wire-1", "DTMF-Digit": "7", "DTMF-Duration": 80})
+    message = None
+    for _ in range(50):
+        message = await queue.get(timeout=5, fail=False)
+        if message is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert message is not None, "nothing arrived"
+    assert message.content_type == "application/json"
+    assert message.content_encoding is None
+    assert message.delivery_mode == aio_pika.DeliveryMode.NOT_PERSISTENT
+    assert message.priority == 0
+    assert message.headers == {"call-id": "wire-1"}
+    assert orjson.loads(message.body) == sent
+    await message.ack()
+
+
+async def test_concurrent_plain_publishes_are_batched_in_order_and_each_publisher_answered(plain_listener):
+    """Publishes made while one is being written join the next batch (services.bus.amqp._Outbox):
+    every publisher returns, and the broker sees the messages in the order they were published."""
+    bus, listen = plain_listener
+    queue = await listen("batch-1")
+    count = 300
+    sent = await asyncio.gather(*(bus.publish(DTMF, {"Call-ID": "batch-1", "DTMF-Digit": str(n % 10),
+                                                      "DTMF-Duration": n}) for n in range(count)))
+    assert len(sent) == count
+    received = []
+    async with queue.iterator() as messages:
+        async for message in messages:
+            received.append(orjson.loads(message.body)["DTMF-Duration"])
+            await message.ack()
+            if len(received) == count:
+                break
+    assert received == list(range(count))
 
 
 async def test_publishes_waiting_for_a_batch_fail_when_the_transport_closes(amqp_url, validator):
