@@ -77,19 +77,24 @@ class RecordResult:
 # ---- the per-call event stream ----------------------------------------------------------
 
 class CallEvents:
-    """One call's events, in arrival order, from the moment the call was bound."""
+    """One call's events, in arrival order, from the moment the call was bound.
+
+    One session reads it: ``next`` waits on a future of its own (and a timer for the deadline)
+    rather than on a task per wait, since a session waits for every one of its call's events."""
 
     def __init__(self, call_id: str) -> None:
         self.call_id = call_id
         self._items: collections.deque[Message] = collections.deque()
-        self._arrived = asyncio.Event()
+        self._waiter: asyncio.Future | None = None
         self.destroyed = False          # a CHANNEL_DESTROY was delivered (consumed or not)
 
     def put(self, message: Message) -> None:
         if message.spec.name == "CHANNEL_DESTROY":
             self.destroyed = True
         self._items.append(message)
-        self._arrived.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def pending(self) -> int:
         return len(self._items)
@@ -97,18 +102,27 @@ class CallEvents:
     async def next(self, deadline: float | None) -> Message | None:
         """The next event, or ``None`` when the monotonic ``deadline`` passes first."""
         while not self._items:
-            self._arrived.clear()
-            if deadline is None:
-                await self._arrived.wait()
-                continue
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
+            timer = None
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._waiter = None
+                    return None
+                timer = loop.call_later(remaining, _wake, waiter)
             try:
-                await asyncio.wait_for(self._arrived.wait(), remaining)
-            except asyncio.TimeoutError:
-                return None
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
         return self._items.popleft()
+
+
+def _wake(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 # ---- the interface ------------------------------------------------------------------------

@@ -23,6 +23,7 @@ go out twice rather than be lost.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 from typing import Any, Mapping
@@ -271,6 +272,10 @@ class AmqpTransport(Transport):
         await channel.set_qos(prefetch_count=prefetch)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            # Acks and rejects go on the channel the message came on and do not wait for the socket
+            # (aio-pika's would, a loop turn or two per message): an ack lost with the connection
+            # means the broker delivers the message again, as it would for an unacked one.
+            delivered_on, tag = message.channel, message.delivery_tag
             await handler(Delivery(
                 body=message.body,
                 headers=message.headers or {},
@@ -279,8 +284,8 @@ class AmqpTransport(Transport):
                 exchange=message.exchange or "",
                 routing_key=message.routing_key or "",
                 redelivered=bool(message.redelivered),
-                _ack=message.ack,
-                _reject=lambda requeue: message.reject(requeue=requeue),
+                _ack=functools.partial(delivered_on.basic_ack, tag, wait=False),
+                _reject=lambda requeue: delivered_on.basic_reject(tag, requeue=requeue, wait=False),
             ))
 
         tag = await q.consume(on_message, exclusive=exclusive)
