@@ -245,7 +245,7 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
         await service.start()
         services.append(service)
     callflow = services[-1]
-    settle_heap(context.settings.gc_gen0)            # what Runtime.start does once the services are up
+    settle_heap(Settings.from_env().gc_gen0)         # what Runtime.start does once the services are up (KZ_GC_GEN0)
     # callflow_svc's route_req handler, run in process on the service's own routing cache
     bus = await context.bus("bench-handler")
     client = await ConfigClient(bus).start()

@@ -344,7 +344,7 @@ async def serve(amqp_url: str, boxes: int) -> int:
     await config.start()
     voicemail = build_voicemail(context, upload_host="127.0.0.1", resend_mwi=False)
     await voicemail.start()
-    settle_heap(settings.gc_gen0)                   # what Runtime.start does once the services are up
+    settle_heap(Settings.from_env().gc_gen0)        # what Runtime.start does once the services are up (KZ_GC_GEN0)
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
