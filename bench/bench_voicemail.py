@@ -29,7 +29,7 @@ lengths (1.5 s each; ``say`` 1 s; the beep 0.6 s); a caller reacts to a prompt
   (uniformly drawn), ends the recording with ``#`` and presses ``1`` one
   second after ``vm-review_recording`` starts;
 * **check** (``*97``/``*98``): before the level every caller's box gets two
-  new messages of 5-20 s each (drawn; they play for their length).  The caller
+  new messages of 4-12 s each (drawn; they play for their length).  The caller
   types the PIN after ``vm-enter_pass``, presses ``1`` at the main menu, listens
   to the first message and its envelope and saves it (``1``), listens to the
   second and deletes it (``7``), and hangs up at the main menu that follows.
