@@ -330,6 +330,7 @@ class ComposeEnv:
         self.services: list = []
         self.check = CheckSpy()
         self.transcriber = None
+        self.media = TEST_MEDIA
 
     async def start(self, **vm_options) -> "ComposeEnv":
         from config_svc.app import build as build_config
@@ -348,7 +349,7 @@ class ComposeEnv:
         self.services.append(self.voicemail)
         self.gateway = Gateway(await self.context.bus("freeswitch"), None,
                                GatewayConfig(recording_dir=str(self.tmp_path / "recordings"),
-                                             media_seconds=TEST_MEDIA, **FAST))
+                                             media_seconds=self.media, **FAST))
         await self.gateway.start()
         await self._start_test_bus()
         return self
@@ -525,7 +526,7 @@ async def vm_env(amqp_url, tmp_path, ids):
 
     async def factory(*, box: dict | None = None, account: dict | None = None, system: dict | None = None,
                       account_config: dict | None = None, store=None, seed=None, transcriber=None,
-                      **vm_options) -> ComposeEnv:
+                      media: dict | None = None, **vm_options) -> ComposeEnv:
         store = store if store is not None else MemoryStore()
         await seed_default(store, ids, box=box, account=account)
         system = dict(system or {})
@@ -538,6 +539,7 @@ async def vm_env(amqp_url, tmp_path, ids):
             await seed(store, ids)
         env = ComposeEnv(amqp_url, tmp_path, store, ids)
         env.transcriber = transcriber
+        env.media = {**TEST_MEDIA, **(media or {})}      # simulated seconds by prompt label or media name
         envs.append(env)
         return await env.start(**vm_options)
 

@@ -107,7 +107,9 @@ async def test_vm_024_record_command_terminators_and_silence(vm_env):
 
 
 async def test_vm_025_login_key_flushes_and_hands_over_to_check(vm_env):
-    env = await vm_env()
+    # the box number is said for 0.5 s of real time (test scale), not 10 ms: the flush that the '*'
+    # sends must reach the gateway before the greeting moves on, also on a slow, loaded broker
+    env = await vm_env(media={"say:3456": 50.0})
     script = Script().on_prompt("vm-person", barge=True, press="*").on_prompt("vm-enter_pass", hangup=True)
     out = await env.place(script=script)
     assert env.check.calls == [env.ids.box]               # check with the same box
