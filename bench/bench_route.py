@@ -226,7 +226,7 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
     from callflow_svc.app import build as build_callflow
     from callflow_svc.calls import Calls
     from callflow_svc.config import CallflowConfig
-    from callflow_svc.lookup import Lookup
+    from services.routing.lookup import Lookup
     from callflow_svc.route_req import RouteReq
     from config_svc.app import build as build_config
     from services.config.client import ConfigClient

@@ -12,12 +12,12 @@ import logging
 import os
 
 from callflow_svc.actions import DEFAULT_REMOTE_MODULES, LOCAL_ACTIONS, REMOTE_ACTION
-from callflow_svc.cache import RoutingCache
+from services.routing.cache import RoutingCache
 from callflow_svc.calls import Calls
 from callflow_svc.config import CallflowConfig
 from callflow_svc.executor import ExecutorDeps
 from callflow_svc.listener import CallflowListener
-from callflow_svc.lookup import Lookup
+from services.routing.lookup import Lookup
 from callflow_svc.route_req import APP_NAME, RouteReq
 from callflow_svc.route_win import RouteWin
 

@@ -28,7 +28,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from callflow_svc.call import Call
 from callflow_svc.executor import Executor, ExecutorDeps
-from callflow_svc.lookup import Found
+from services.routing.lookup import Found
 from services.bus import BusError
 from services.bus.exchanges import CALLEVT, call_events_binding
 from services.logging import bind_call

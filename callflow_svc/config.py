@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any, Awaitable, Callable, Mapping
 
-from callflow_svc.numbers import DEFAULT_CONVERTERS, DEFAULT_RECONCILE_REGEX
+from services.routing.numbers import DEFAULT_CONVERTERS, DEFAULT_RECONCILE_REGEX
 
 CATEGORY = "callflow"
 SESSION_IDLE_TIMEOUT_S = 3600

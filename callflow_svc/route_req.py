@@ -14,8 +14,8 @@ from typing import Any, Mapping
 
 from callflow_svc.call import Call
 from callflow_svc.calls import Calls, PendingWin
-from callflow_svc.lookup import Found
-from callflow_svc.numbers import is_reconcilable, normalize
+from services.routing.lookup import Found
+from services.routing.numbers import is_reconcilable, normalize
 from services.messages import catalogue
 from services.messages.spec import Message
 from services.store import layout

@@ -78,8 +78,8 @@ class VoicemailService:
         await self.listener.start()
 
     async def _build_deps(self, bus) -> Deps:
-        from callflow_svc.cache import RoutingCache
-        from callflow_svc.lookup import Lookup
+        from services.routing.cache import RoutingCache
+        from services.routing.lookup import Lookup
         from services.config.client import ConfigClient
         from voicemail_svc.mailbox import Mailboxes
         from voicemail_svc.messages import Messages

@@ -24,7 +24,7 @@ import logging
 import re
 from typing import Any, Mapping
 
-from callflow_svc.numbers import normalize
+from services.routing.numbers import normalize
 from services.messages.etf import ActionResult
 from voicemail_svc.call_control import CallControl
 from voicemail_svc.mailbox import Mailbox
@@ -97,8 +97,8 @@ async def callback(call: CallControl, env, box: Mailbox, message: Mapping[str, A
 
 async def find_callback_flow(store, account_id: str, number: str) -> Mapping[str, Any] | None:
     """The callflow document for ``number`` in the account: exact, pattern, else ``no_match`` (5.7 step 4)."""
-    from callflow_svc.cache import RoutingCache
-    from callflow_svc.lookup import Lookup
+    from services.routing.cache import RoutingCache
+    from services.routing.lookup import Lookup
 
     found = await Lookup(store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0)).find(account_id, number)
     return found.doc if found is not None else None

@@ -206,8 +206,8 @@ class Stage:
                             mwi=mwi)
 
         # what app.py gives sessions: the operator lookup, which refuses no_match
-        from callflow_svc.cache import RoutingCache
-        from callflow_svc.lookup import Lookup
+        from services.routing.cache import RoutingCache
+        from services.routing.lookup import Lookup
         lookup = Lookup(self.store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0))
 
         async def find_callflow(account_id: str, number: str):

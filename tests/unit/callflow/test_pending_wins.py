@@ -6,7 +6,7 @@ import pytest
 
 from callflow_svc.call import Call
 from callflow_svc.calls import Calls, PendingWin
-from callflow_svc.lookup import Found
+from services.routing.lookup import Found
 
 
 def pending(call_id: str) -> PendingWin:

@@ -10,9 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from callflow_svc.cache import MISS, RoutingCache
-from callflow_svc.matcher import PatternSet
-from callflow_svc.numbers import no_match_allowed_number
+from services.routing.cache import MISS, RoutingCache
+from services.routing.matcher import PatternSet
+from services.routing.numbers import no_match_allowed_number
 from services.store import layout
 from services.store.interface import NotFound
 

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from callflow_svc.matcher import PatternSet
+from services.routing.matcher import PatternSet
 
 NUMBER_TTL = 3600.0
 PATTERN_TTL = 3600.0

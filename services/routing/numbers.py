@@ -11,7 +11,7 @@ import functools
 import logging
 from typing import Any, Mapping
 
-from callflow_svc.matcher import PatternError, compile_pattern, last_group_or_whole
+from services.routing.matcher import PatternError, compile_pattern, last_group_or_whole
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from callflow_svc.numbers import is_reconcilable, no_match_allowed_number, normalize
+from services.routing.numbers import is_reconcilable, no_match_allowed_number, normalize
 
 
 @pytest.mark.parametrize("dialled, expected", [

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from callflow_svc.matcher import (PatternError, PatternSet, collation_key, compile_pattern, erlang_groups,
+from services.routing.matcher import (PatternError, PatternSet, collation_key, compile_pattern, erlang_groups,
                                   translate)
 
 
@@ -58,7 +58,7 @@ def test_spec_cf_020_patterns_are_unanchored():
 
 
 def test_spec_cf_021_uncompilable_pattern_is_rejected_with_a_log_line_naming_the_callflow(caplog):
-    with caplog.at_level(logging.WARNING, logger="callflow_svc.matcher"):
+    with caplog.at_level(logging.WARNING, logger="services.routing.matcher"):
         patterns = PatternSet([("[invalid", "bad"), (r"^(3\d{3})$", "good")], account_id="acct")
     assert len(patterns) == 1
     assert patterns.rejected[0][:2] == ("bad", "[invalid")
