@@ -26,7 +26,7 @@ import orjson
 
 from bench.common import Result, add_common_arguments, amqp_url_default, median, own_vhost, run_module, spread, verdict
 from services.bus import Bus, unique_queue_name
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.bus.amqp import AmqpTransport
 from services.messages import catalogue
 from services.messages.validation import Validator

@@ -298,7 +298,7 @@ async def serve_kzbus(url: str):
     """kzvoice's bus layer alone (Consumer and Publisher on AmqpTransport: decode, identify, validate,
     envelope, encode, ack) answering every route_req with a fixed park: the part of the round trip
     that is the bus, without callflow_svc."""
-    from services.bus.exchanges import CALLMGR
+    from services.exchanges import CALLMGR
     from services.messages import catalogue
     from services.runtime import ServiceContext
     from services.settings import Settings

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from services.bus.exchanges import split_user_realm
+from services.exchanges import split_user_realm
 from services.store import layout
 
 # route_req fields copied onto the call as they are (bus.md 3.8.6 keys).

@@ -30,7 +30,7 @@ from callflow_svc.call import Call
 from callflow_svc.executor import Executor, ExecutorDeps
 from services.routing.lookup import Found
 from services.bus import BusError
-from services.bus.exchanges import CALLEVT, call_events_binding
+from services.exchanges import CALLEVT, call_events_binding
 from services.logging import bind_call
 from services.messages.spec import Message
 

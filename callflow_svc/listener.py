@@ -18,7 +18,7 @@ import logging
 from typing import Awaitable, Callable
 
 from services.bus import unique_queue_name
-from services.bus.exchanges import CALLEVT, CALLMGR, CONFIGURATION, call_events_binding, doc_binding
+from services.exchanges import CALLEVT, CALLMGR, CONFIGURATION, call_events_binding, doc_binding
 from services.messages import catalogue
 from services.messages.spec import Message
 from services.store import layout

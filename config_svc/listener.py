@@ -15,7 +15,7 @@ from typing import Any
 from config_svc import documents as d
 from config_svc.reads import Reads
 from config_svc.writes import ERROR, Writes
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.config.paths import MISSING, InvalidKey, to_path
 from services.messages import catalogue
 from services.messages.spec import Message

@@ -116,7 +116,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
     from gateway_sim.config import GatewayConfig
     from gateway_sim.gateway import Gateway
     from gateway_sim.scripts import Script
-    from services.bus import exchanges as x
+    from services import exchanges as x
     from services.bus import unique_queue_name
     from services.messages import catalogue
     from services.runtime import Runtime

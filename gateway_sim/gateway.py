@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import aiohttp
 
 from services.bus import Bus, Consumer, unique_queue_name
-from services.bus.exchanges import CALLCTL, KAZOO_QUEUE_ARGS, SWITCH, TARGETED, switch_command_key
+from services.exchanges import CALLCTL, KAZOO_QUEUE_ARGS, SWITCH, TARGETED, switch_command_key
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
 from services.messages.spec import Message

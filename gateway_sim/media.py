@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from services.bus.exchanges import encode_word
+from services.exchanges import encode_word
 
 log = logging.getLogger(__name__)
 

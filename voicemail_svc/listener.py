@@ -27,7 +27,7 @@ import time
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.bus import Bus, unique_queue_name
-from services.bus.exchanges import CALLEVT, KAPPS, call_events_binding, callflow_action_key
+from services.exchanges import CALLEVT, KAPPS, call_events_binding, callflow_action_key
 from services.logging import bind_call
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage

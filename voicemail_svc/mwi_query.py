@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from services.bus.exchanges import PRESENCE
+from services.exchanges import PRESENCE
 from services.messages import catalogue as m
 from services.messages.spec import Message
 from services.store import layout

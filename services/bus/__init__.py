@@ -10,7 +10,7 @@ import logging
 from typing import Any, Mapping
 
 from services.bus.consumer import Consumer, InvalidHook
-from services.bus.exchanges import EXCHANGES, KAZOO_QUEUE_ARGS, Exchange
+from services.exchanges import EXCHANGES, KAZOO_QUEUE_ARGS, Exchange
 from services.bus.publisher import Publisher
 from services.bus.rpc import ReplyQueue, RequestTimeout
 from services.bus.transport import BrokerUnavailable, BusError, Transport, Unroutable, unique_queue_name

@@ -32,7 +32,7 @@ import aio_pika
 import aiormq
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
 
-from services.bus.exchanges import Exchange
+from services.exchanges import Exchange
 from services.bus.transport import (BrokerUnavailable, BusError, Delivery, DeliveryHandler, Transport,
                                     Unroutable)
 from services.settings import TLSFiles

@@ -23,7 +23,7 @@ import time
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.bus import codec
-from services.bus.exchanges import Exchange
+from services.exchanges import Exchange
 from services.bus.transport import Delivery, Transport
 from services.logging import call_id_var, msg_id_var
 from services.messages.errors import InvalidMessage

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from services.bus.exchanges import Exchange, topic_matches
+from services.exchanges import Exchange, topic_matches
 from services.bus.transport import BusError, Delivery, DeliveryHandler, Transport, Unroutable
 
 log = logging.getLogger(__name__)

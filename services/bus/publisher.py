@@ -14,7 +14,7 @@ import os
 from typing import Any, Mapping
 
 from services.bus import codec
-from services.bus.exchanges import split_address
+from services.exchanges import split_address
 from services.bus.transport import Transport
 from services.messages.spec import MessageSpec
 

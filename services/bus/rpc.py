@@ -21,7 +21,7 @@ import logging
 from typing import Any, AsyncIterator, Mapping
 
 from services.bus.consumer import Consumer, Handler
-from services.bus.exchanges import KAZOO_QUEUE_ARGS, TARGETED
+from services.exchanges import KAZOO_QUEUE_ARGS, TARGETED
 from services.bus.publisher import Publisher
 from services.bus.transport import BusError, Transport, unique_queue_name
 from services.messages.spec import Message, MessageSpec

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-from services.bus.exchanges import Exchange
+from services.exchanges import Exchange
 
 
 class BusError(RuntimeError):

@@ -41,7 +41,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from services.bus import BusError, exchanges as x, unique_queue_name
+from services import exchanges as x
+from services.bus import BusError, unique_queue_name
 from services.config import coerce
 from services.config.paths import MISSING, Path, to_path, to_wire_key
 from services.messages import catalogue

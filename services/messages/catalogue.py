@@ -15,7 +15,7 @@ Naming:
   test), or ``None`` where KAZOO has none.
 
 Routing keys derived from the body are built by the small functions below,
-which only pick fields and call the builders of ``services.bus.exchanges``.
+which only pick fields and call the builders of ``services.exchanges``.
 A builder raises ``ValueError`` when the body lacks what the key needs.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.messages.spec import MessageSpec, RoutingKey, to_destination
 
 _BY_KEY: dict[str, MessageSpec] = {}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 
-from services.bus.exchanges import Exchange
+from services.exchanges import Exchange
 
 # Default headers every message carries (bus.md 2.2).
 DEFAULT_HEADERS = ("Event-Category", "Event-Name", "App-Name", "App-Version", "Msg-ID")

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.messages import catalogue
 from services.runtime import ServiceContext, run_services
 

@@ -197,7 +197,7 @@ class Watcher:
 
     async def start(self) -> "Watcher":
         from services.bus import unique_queue_name
-        from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+        from services.exchanges import NOTIFICATIONS, PRESENCE
         consumer = await self.bus.consumer(unique_queue_name("watch"), exclusive=True)
         await consumer.bind(PRESENCE, "mwi_updates.#")
         await consumer.bind(NOTIFICATIONS, "notifications.voicemail.*")

@@ -9,7 +9,7 @@ import urllib.parse
 import pytest
 
 from services.bus import BrokerUnavailable
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.bus.amqp import AmqpTransport
 from services.settings import Settings
 from tests.support.tls import TlsProxy, make_pki

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from services.bus import Bus, BusError, RequestTimeout, Unroutable
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.bus.amqp import AmqpTransport
 from services.bus.memory import MemoryBroker, MemoryTransport
 from services.messages import catalogue

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.bus.memory import MemoryBroker, MemoryTransport, broker_for
 from services.bus.transport import BusError, Unroutable
 

@@ -36,7 +36,7 @@ from gateway_sim.config import default_node
 from gateway_sim.gateway import Call
 from gateway_sim.routing import build_route_req, new_call_id, new_fetch_id
 from services.bus import codec
-from services.bus.exchanges import CALLCTL, CALLEVT, CALLMGR, KAPPS, TARGETED, Exchange, call_event_key
+from services.exchanges import CALLCTL, CALLEVT, CALLMGR, KAPPS, TARGETED, Exchange, call_event_key
 from services.messages import catalogue
 from services.messages.validation import Validator
 from services.runtime import ServiceContext

@@ -20,7 +20,7 @@ import orjson
 import pytest
 
 from services.bus import Bus
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.bus.amqp import AmqpTransport
 from services.messages.validation import Validator
 from services.runtime import ServiceContext

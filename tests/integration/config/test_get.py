@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.store import layout
 from tests.integration.config.conftest import DROP, get_doc, put_doc, system_doc
 

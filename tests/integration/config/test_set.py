@@ -8,7 +8,7 @@ from pathlib import Path
 
 import jsonschema
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.store import layout
 from tests.integration.config.conftest import DROP, get_doc, put_doc, system_doc
 

@@ -20,7 +20,7 @@ import pytest
 
 from gateway_sim import Endpoint, Gateway, GatewayConfig
 from services.bus import Bus, codec, open_transport, unique_queue_name
-from services.bus.exchanges import CALLCTL, CALLEVT, CALLMGR, route_req_key
+from services.exchanges import CALLCTL, CALLEVT, CALLMGR, route_req_key
 from services.messages import catalogue as m
 from services.messages.spec import Message
 from services.messages.validation import Validator

@@ -8,7 +8,7 @@ import time
 
 from gateway_sim import Gateway
 from services.bus import codec
-from services.bus.exchanges import CALLCTL
+from services.exchanges import CALLCTL
 from services.messages import catalogue as m
 from tests.integration.gateway.conftest import ALL_KEYS, completes, error_for, noop, play
 

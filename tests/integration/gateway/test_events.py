@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from services.bus.exchanges import encode_word
+from services.exchanges import encode_word
 from services.store.layout import unix_to_gregorian
 from tests.integration.gateway.conftest import ALL_KEYS, completes, error_for, noop, play
 

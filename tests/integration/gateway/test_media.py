@@ -13,7 +13,7 @@ import pytest
 
 from gateway_sim import Gateway, Script
 from services.bus import RequestTimeout, codec
-from services.bus.exchanges import SWITCH, switch_command_key
+from services.exchanges import SWITCH, switch_command_key
 from tests.integration.gateway.conftest import (ALL_KEYS, completes, connect, error_for, finish, noop,
                                                 switch_request)
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gateway_sim import EndpointError, Gateway, seed_account, seed_device, seed_user
-from services.bus.exchanges import TARGETED, route_req_key
+from services.exchanges import TARGETED, route_req_key
 from services.store import open_store
 from tests.integration.gateway.conftest import FakeApp, completes, connect, finish, new_endpoint
 

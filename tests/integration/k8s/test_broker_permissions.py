@@ -20,7 +20,7 @@ import aiormq
 import pytest
 
 from services.bus import Bus, codec, open_transport, unique_queue_name
-from services.bus.exchanges import CALLMGR, SYSCONF, route_req_key
+from services.exchanges import CALLMGR, SYSCONF, route_req_key
 from services.messages import catalogue
 from services.messages.validation import Validator
 from services.runtime import Runtime, ServiceContext

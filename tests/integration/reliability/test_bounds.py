@@ -19,7 +19,7 @@ import pytest
 
 from gateway_sim import Script
 from services.bus import codec
-from services.bus.exchanges import CALLEVT, call_events_binding
+from services.exchanges import CALLEVT, call_events_binding
 from services.store.memory import MemoryStore
 from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, make_bus, seed_site,
                                        set_system_config, wait_until)

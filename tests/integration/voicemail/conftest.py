@@ -21,7 +21,7 @@ import pytest
 
 from gateway_sim import Endpoint, Gateway, GatewayConfig, Script
 from services.bus import Bus, open_transport, unique_queue_name
-from services.bus.exchanges import (CALLCTL, CALLEVT, CALLMGR, NOTIFICATIONS, PRESENCE, call_events_binding,
+from services.exchanges import (CALLCTL, CALLEVT, CALLMGR, NOTIFICATIONS, PRESENCE, call_events_binding,
                                     route_req_key)
 from services.messages import catalogue as m
 from services.messages.etf import decode_result

@@ -15,7 +15,7 @@ import pytest
 
 from gateway_sim import Script
 from services.bus import unique_queue_name
-from services.bus.exchanges import PRESENCE
+from services.exchanges import PRESENCE
 from services.messages import catalogue as m
 from services.store import layout
 from tests.integration.voicemail.conftest import REALM as VM_REALM, seed_messages

@@ -27,7 +27,7 @@ import pytest
 
 from gateway_sim import Endpoint, Gateway, GatewayConfig, Script
 from services.bus import unique_queue_name
-from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+from services.exchanges import NOTIFICATIONS, PRESENCE
 from services.messages.catalogue import NOTIFY_UPDATE
 from services.runtime import ServiceContext
 from services.settings import Settings

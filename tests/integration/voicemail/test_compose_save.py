@@ -8,7 +8,7 @@ import re
 import pytest
 
 from gateway_sim import Script
-from services.bus.exchanges import NOTIFICATIONS, PRESENCE
+from services.exchanges import NOTIFICATIONS, PRESENCE
 from services.store import layout
 from tests.integration.voicemail.conftest import seed_messages, validate_message_doc
 

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from services.bus import codec
-from services.bus.exchanges import KAPPS, callflow_action_key
+from services.exchanges import KAPPS, callflow_action_key
 from services.messages import catalogue as m
 from services.messages.etf import ActionResult, decode_result
 from services.runtime import ServiceContext

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from services.bus import unique_queue_name
-from services.bus.exchanges import EXCHANGES, SYSCONF_FLUSH_KEY, SYSCONF_GET_KEY, SYSCONF_SET_KEY
+from services.exchanges import EXCHANGES, SYSCONF_FLUSH_KEY, SYSCONF_GET_KEY, SYSCONF_SET_KEY
 from tests.unit.k8s.manifests import K8S, REPO
 
 DEFINITIONS = json.loads((K8S / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))

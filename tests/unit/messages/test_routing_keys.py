@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.bus import exchanges as x
+from services import exchanges as x
 from services.messages import catalogue as c
 from tests.contract.examples import build
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.bus import exchanges as x
+from services import exchanges as x
 
 
 def test_exchange_set_names_types_and_flags():
