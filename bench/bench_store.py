@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bench.common import Result, add_common_arguments, run_module, spread
 from services.store import Store, layout, open_store
-from services.store.testing import PouchDBServer, PouchDBServerError
+from testkit.couch import PouchDBServer, PouchDBServerError
 
 ACCOUNT_ID = "4fe69c5b61015084f1fe5684abc6e502"
 DB = layout.account_db(ACCOUNT_ID)

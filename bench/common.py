@@ -15,8 +15,6 @@ import math
 import os
 import secrets
 import statistics
-import sys
-import urllib.parse
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -142,20 +140,16 @@ def run_module(collect: Callable[[argparse.Namespace], Result], args: argparse.N
 # -- an own vhost -----------------------------------------------------------------------------------
 
 def own_vhost(url: str, prefix: str = "kzvoice-bench") -> tuple[str, Callable[[], None] | None]:
-    """A vhost of our own when the broker can be administered (tests/support/broker.py); else ``url``."""
+    """A vhost of our own when the broker can be administered (testkit/broker.py); else ``url``."""
+    from testkit.broker import admin_for, vhost_url
     try:
-        if str(ROOT) not in sys.path:
-            sys.path.insert(0, str(ROOT))
-        from tests.support.broker import admin_for
         admin = admin_for(url)
         vhost = f"{prefix}-{secrets.token_hex(4)}"
         admin.add_vhost(vhost)
     except Exception as exc:  # no rabbitmqctl, no management API: use the URL as given
         print(f"(no vhost of our own: {exc}; using the broker's URL as given)", flush=True)
         return url, None
-    parts = urllib.parse.urlsplit(url)
-    own = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + urllib.parse.quote(vhost, safe=""),
-                                   parts.query, ""))
+    own = vhost_url(url, vhost)
 
     def cleanup() -> None:
         try:

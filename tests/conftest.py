@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.support.broker import BrokerAdmin, admin_for
+from testkit.broker import BrokerAdmin, admin_for, vhost_url
+from testkit.shared import ENV as SHARED_ENV, shared_dir
 
 
 @dataclass
@@ -60,6 +61,12 @@ def _tcp_open(url: str) -> bool:
         return False
 
 
+def pytest_report_header(config) -> str:
+    folder = shared_dir()
+    state = "" if folder.is_dir() else f" -- MISSING: the tests that need it fail; set {SHARED_ENV}"
+    return f"reference data: {folder}{state}"
+
+
 @pytest.fixture(scope="session")
 def broker(request) -> BrokerInfo:
     config = request.config
@@ -86,9 +93,8 @@ def broker(request) -> BrokerInfo:
     vhost = f"kzvoice-test-{secrets.token_hex(4)}"
     admin.add_vhost(vhost)
     request.addfinalizer(lambda: admin.delete_vhost(vhost))
+    url = vhost_url(base, vhost)
     parts = urllib.parse.urlsplit(base)
-    url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + urllib.parse.quote(vhost, safe=""),
-                                   parts.query, ""))
     _say(config, f"broker: {source} at {parts.hostname}:{parts.port or 5672}, vhost {vhost} "
                  f"(vhosts managed with {admin.kind})")
     return BrokerInfo(url=url, base_url=base, source=source, vhost=vhost, admin=admin)

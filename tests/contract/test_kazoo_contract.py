@@ -9,28 +9,24 @@
   table, only at their exact field, and every entry must still be needed.
 
 KAZOO's schemas are reference data beside the repository
-(``../shared/kazoo-schemas``, or ``KZ_KAZOO_SCHEMAS``); without them the
-KAZOO half is skipped.
+(``kazoo-schemas`` of ``testkit.shared``); without them the KAZOO half fails.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from services.messages import catalogue
 from services.messages.spec import DEFAULT_HEADERS, to_destination
 from services.messages.validation import Validator, default_schema_dir
+from testkit.shared import kazoo_api_validators
 from tests.contract.examples import EXAMPLES, build
 
-REPO = Path(__file__).resolve().parents[2]
 OUR_SCHEMAS = default_schema_dir() / "messages"
-KAZOO_SCHEMAS = Path(os.environ.get("KZ_KAZOO_SCHEMAS") or REPO / ".." / "shared" / "kazoo-schemas")
 
 SPECS = sorted(catalogue.all_specs(), key=lambda s: s.key)
 SPEC_KEYS = [s.key for s in SPECS]
@@ -220,19 +216,7 @@ def test_example_is_valid_and_identified(key, validator):
 
 @pytest.fixture(scope="module")
 def kazoo_validators():
-    if not KAZOO_SCHEMAS.is_dir():
-        reason = f"KAZOO's schemas not found at {KAZOO_SCHEMAS} (set KZ_KAZOO_SCHEMAS)"
-        print(reason)
-        pytest.skip(reason)
-    from jsonschema import Draft4Validator
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
-
-    documents = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in KAZOO_SCHEMAS.glob("kapi.*.json")}
-    # KAZOO's schemas refer to each other by bare name ("$ref": "kapi.dialplan.tones_req_tone_headers").
-    registry = Registry().with_resources(
-        (name, Resource.from_contents(doc, default_specification=DRAFT4)) for name, doc in documents.items())
-    return {f"{name}.json": Draft4Validator(doc, registry=registry) for name, doc in documents.items()}
+    return kazoo_api_validators()
 
 
 def test_kazoo_schema_names_exist(kazoo_validators):

@@ -4,18 +4,13 @@ Calls are placed by the gateway simulator; the route_resp is the one the gateway
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import pytest
 
 from services.messages.spec import DEFAULT_HEADERS
+from testkit.shared import kazoo_api_validators, reference
 from tests.integration.callflow.harness import ACCOUNT, REALM, callflow_doc, endpoint, named, put
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 async def test_cf_001_route_resp_for_an_exact_number(cf):
@@ -35,19 +30,10 @@ async def test_cf_001_route_resp_for_an_exact_number(cf):
 
 
 def _kazoo_validator(name: str):
-    """Draft 4 validator of one of KAZOO's schemas (they refer to each other by bare name)."""
-    from jsonschema import Draft4Validator
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4
-
-    folder = Path(os.environ.get("KZ_KAZOO_SCHEMAS") or REPO / ".." / "shared" / "kazoo-schemas")
-    if not (folder / name).is_file():
-        pytest.fail(f"KAZOO's {name} not found in {folder} (set KZ_KAZOO_SCHEMAS)")
-    documents = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("kapi.*.json")}
-    registry = Registry().with_resources(
-        (stem, Resource.from_contents(doc, default_specification=DRAFT4)) for stem, doc in documents.items())
-    schema = documents[name[:-len(".json")]]
-    return Draft4Validator(schema, registry=registry), schema
+    """Draft 4 validator of one of KAZOO's schemas, and the schema."""
+    reference("kazoo-schemas", name)                  # fails, naming the file, when it is not there
+    validator = kazoo_api_validators()[name]
+    return validator, validator.schema
 
 
 async def test_cf_002_route_resp_passes_kazoo_schema_and_default_headers(cf):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from services.store import layout
 from services.store.importer import import_tree
+from testkit.shared import kazoo_fixtures
 from tests.integration.config.conftest import get_doc, put_doc, system_doc
 
 SC = layout.SYSTEM_CONFIG_DB
-FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "kazoo-fixtures"
 
 MASTER = "1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 RESELLER = "2bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -159,7 +157,7 @@ async def test_cfg_049_account_id_forms(config_svc, probe, store):
 
 async def test_hierarchy_merge_on_kazoo_fixtures(config_svc, probe, store):
     """KAZOO's own account tree (master 1 -> reseller 2 -> parent 3 -> child 4) and config documents."""
-    await import_tree(store, FIXTURES, progress=lambda _l: None, error=lambda _l: None)
+    await import_tree(store, kazoo_fixtures(), progress=lambda _l: None, error=lambda _l: None)
     child = "account0000000000000000000000004"
     merged = (await probe.get("test_account_config", "root_obj_key",
                               **{"Account-ID": child, "Strategy": "hierarchy_merge"}))["Value"]

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import jsonschema
 
 from services import exchanges as x
 from services.store import layout
+from testkit.shared import kazoo_schemas
 from tests.integration.config.conftest import DROP, get_doc, put_doc, system_doc
 
 SC = layout.SYSTEM_CONFIG_DB
 ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
 ACCOUNT_DB = layout.account_db(ACCOUNT)
 ACCOUNT_DB_ENCODED = "account%2F4f%2Fe6%2F9c5b61015084f1fe5684abc6e502"
-KAZOO_SCHEMAS = Path(__file__).resolve().parents[4] / "shared" / "kazoo-schemas"
 
 
 async def test_cfg_019_set_default_section(config_svc, probe, store):
@@ -201,7 +200,7 @@ async def test_cfg_038_event_payload(config_svc, probe, store):
     assert event["Is-Soft-Deleted"] is False
     assert "Account-ID" not in event
     assert event["Date-Created"] == stored["pvt_created"] and event["Date-Modified"] == stored["pvt_modified"]
-    kazoo = json.loads((KAZOO_SCHEMAS / "kapi.conf.doc_update.json").read_text())
+    kazoo = json.loads((kazoo_schemas() / "kapi.conf.doc_update.json").read_text())
     # config.md 4.7: KAZOO's schema types the dates as strings while its code sends integers;
     # check its required fields and names only
     jsonschema.validate(event, {"type": "object", "required": kazoo["required"],

@@ -26,7 +26,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Mapping
 
-from tests.support.broker import BrokerAdmin, CtlAdmin, HttpAdmin
+from testkit.broker import BrokerAdmin, CtlAdmin, HttpAdmin
 
 REPO = Path(__file__).resolve().parents[3]
 DEFINITIONS = REPO / "k8s" / "rabbitmq" / "definitions.json"

@@ -19,7 +19,7 @@ from gateway_sim.demo import ACCOUNT, DEVICE, seed
 from services.runtime import Runtime
 from services.settings import Settings
 from services.store.memory import MemoryStore
-from tests.support.broker import CtlAdmin
+from testkit.broker import CtlAdmin
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from services.store import open_store
-from services.store.testing import PouchDBServer, PouchDBServerError
+from testkit.couch import PouchDBServer, PouchDBServerError
 
 BACKENDS = ("memory", "sqlite", "couch")
 

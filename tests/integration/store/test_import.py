@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,20 +13,16 @@ import pytest
 
 from services.store import NotFound, commands, layout, open_store
 from services.store.importer import import_tree
+from testkit.shared import kazoo_fixtures, reference
 
 from .conftest import store_url
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-FIXTURES = Path(os.environ.get("KZ_KAZOO_FIXTURES") or REPO_ROOT.parent / "shared" / "kazoo-fixtures")
 ACCOUNT_DB = layout.account_db("4fe69c5b61015084f1fe5684abc6e502")
 
 
 def fixture_tree() -> Path:
-    if not (FIXTURES / "dbs").is_dir():
-        reason = f"KAZOO fixtures not found at {FIXTURES} (set KZ_KAZOO_FIXTURES to their folder)"
-        print(reason)
-        pytest.skip(reason)
-    return FIXTURES
+    reference("kazoo-fixtures", "dbs")
+    return kazoo_fixtures()
 
 
 def file_docs(root: Path) -> dict[str, dict[str, dict]]:

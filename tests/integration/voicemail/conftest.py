@@ -14,7 +14,6 @@ import asyncio
 import json
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +30,7 @@ from services.runtime import ServiceContext
 from services.settings import Settings
 from services.store import layout
 from services.store.memory import MemoryStore
+from testkit.shared import reference
 from voicemail_svc.call_control import BusCallControl, CallEvents, Timers
 
 VALIDATOR = Validator()
@@ -169,8 +169,6 @@ async def vm_call(gateway, router, vm_bus, account_id):
 
 
 REALM = "acme.example.com"
-REPO_ROOT = Path(__file__).resolve().parents[3]
-KAZOO_SCHEMAS = REPO_ROOT.parent / "shared" / "kazoo-schemas"
 
 
 @dataclass
@@ -266,10 +264,7 @@ async def add_callflow(store, ids: Ids, numbers: list[str], flow: dict) -> dict:
 
 def validate_message_doc(doc: dict) -> None:
     """A stored message against KAZOO's mailbox_message.json (which describes the message metadata)."""
-    path = KAZOO_SCHEMAS / "mailbox_message.json"
-    if not path.exists():
-        print(f"skipping mailbox_message.json validation: {path} is absent")
-        return
+    path = reference("kazoo-schemas", "mailbox_message.json")
     import jsonschema
     jsonschema.Draft4Validator(json.loads(path.read_text())).validate(doc["metadata"])
 

@@ -8,22 +8,21 @@ nor changed, and survive every write check makes to the box.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from gateway_sim import Script
 from services.store import layout
+from testkit.shared import reference
 from tests.integration.voicemail.test_check_support import ACCOUNT, DB, USER, owner, stage  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = (Path(__file__).resolve().parents[3].parent / "shared" / "kazoo-fixtures" / "dbs"
-           / "account%2Fac%2Fco%2Funt0000000000000000000000001" / "docs" / "vmbox01.json")
+LEGACY_BOX = ("kazoo-fixtures", "dbs", "account%2Fac%2Fco%2Funt0000000000000000000000001", "docs", "vmbox01.json")
 
 
 async def test_legacy_embedded_messages_are_ignored_and_kept(stage):
-    legacy = json.loads(FIXTURE.read_text())
+    legacy = json.loads(reference(*LEGACY_BOX).read_text())
     assert len(legacy["messages"]) == 10
     doc = {k: v for k, v in legacy.items() if k != "_rev"}
     doc.update({"_id": "1e6ac1e6ac1e6ac1e6ac1e6ac1e6ac1e", "owner_id": USER, "is_setup": True, "pin": "1234",

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 INSTALL_HINT = ("pouchdb-server is needed for the CouchDB tests: install Node.js (18 or later) and npm, "
                 "then run `npm install` in the repository root (it reads package.json); "
                 "or set KZ_TEST_COUCH_URL to a CouchDB 3 server with an admin")

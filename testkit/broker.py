@@ -1,5 +1,8 @@
 """Administering the test broker: vhosts, and (for fault tests) stopping and starting it.
 
+The tests (``tests/conftest.py``) and the benchmarks (``bench/common.py``) each run in a
+vhost of their own: ``admin_for(url).add_vhost(name)``, then ``vhost_url(url, name)``.
+
 Two ways, chosen by what is available: RabbitMQ's management HTTP API (the
 ``rabbitmq:3-management`` container, or any broker with the plugin enabled),
 or ``rabbitmqctl`` for a broker on this machine.
@@ -123,3 +126,10 @@ def admin_for(amqp_url: str, *, container=None) -> BrokerAdmin:
     if host in ("127.0.0.1", "localhost", "::1") and shutil.which("rabbitmqctl"):
         return CtlAdmin(user)
     raise RuntimeError(f"cannot manage vhosts on {host}: no management API on :15672 and no local rabbitmqctl")
+
+
+def vhost_url(url: str, vhost: str) -> str:
+    """``url`` (an amqp:// or amqps:// URL) pointing at ``vhost`` instead of its own."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + urllib.parse.quote(vhost, safe=""),
+                                    parts.query, ""))
