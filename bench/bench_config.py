@@ -97,7 +97,7 @@ async def run(url: str, quick: bool) -> Result:
     await store.create_db(layout.SYSTEM_CONFIG_DB)
     await store.put(layout.SYSTEM_CONFIG_DB, {"_id": "callflow", "pvt_type": "config",
                                               "default": {"route_win_timeout": 3000}})
-    context = ServiceContext(Settings(amqp_url=url, node="config_svc@bench"), _store=store)
+    context = ServiceContext(Settings(amqp_url=url, node="config_svc@bench"), store=store)
     service = build(context)
     validator = Validator(Settings().schema_dir)
     validator.compile_all()

@@ -226,19 +226,19 @@ async def serve_kzvoice(url: str, numbers: int, patterns: int):
     from callflow_svc.app import build as build_callflow
     from callflow_svc.calls import Calls
     from callflow_svc.config import CallflowConfig
-    from services.routing.lookup import Lookup
     from callflow_svc.route_req import RouteReq
     from config_svc.app import build as build_config
     from services.config.client import ConfigClient
     from services.messages import catalogue
     from services.messages.spec import Message
+    from services.routing.lookup import Lookup
     from services.runtime import ServiceContext, settle_heap
     from services.settings import Settings
     from services.store.memory import MemoryStore
 
     store = MemoryStore()
     await seed(store, numbers, patterns)
-    context = ServiceContext(Settings(amqp_url=url, store_url="memory://", node="kzvoice@bench"), _store=store)
+    context = ServiceContext(Settings(amqp_url=url, store_url="memory://", node="kzvoice@bench"), store=store)
     services = []
     for factory in (build_config, build_callflow):
         service = factory(context)

@@ -3,7 +3,8 @@
 Dependencies, in the order they are made: a bus connection of its own, the
 store, the config client, the routing cache and lookup, the instance queue
 ``callflow_route_<32 hex>``, the calls registry with the executor's
-dependencies, the route_req and route_win handlers, and the listener.
+dependencies and the call set-up, the route_req and route_win handlers, and
+the listener.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import logging
 import os
 
 from callflow_svc.actions import DEFAULT_REMOTE_MODULES, LOCAL_ACTIONS, REMOTE_ACTION
-from services.routing.cache import RoutingCache
+from callflow_svc.call_setup import CallSetup
 from callflow_svc.calls import Calls
 from callflow_svc.config import CallflowConfig
 from callflow_svc.executor import ExecutorDeps
 from callflow_svc.listener import CallflowListener
-from services.routing.lookup import Lookup
 from callflow_svc.route_req import APP_NAME, RouteReq
 from callflow_svc.route_win import RouteWin
+from services.routing.cache import RoutingCache
+from services.routing.lookup import Lookup
+from services.runtime import ServiceEntry
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,8 @@ class CallflowService:
         queue = await bus.reply_queue("callflow_route", name=route_queue_name(), exclusive=False, start=False)
         deps = ExecutorDeps(bus=bus, lookup=lookup, config=config, local_actions=LOCAL_ACTIONS,
                             remote_action=REMOTE_ACTION, remote_modules=self.remote_modules, server_id=queue.name)
-        route_win = RouteWin(calls=None, lookup=lookup, config=config, server_id=queue.name)
-        self.calls = Calls(queue.consumer, deps, prepare=route_win.prepare)
-        route_win._calls = self.calls
+        self.calls = Calls(queue.consumer, deps, prepare=CallSetup(lookup=lookup, config=config).prepare)
+        route_win = RouteWin(calls=self.calls, server_id=queue.name)
         self.route_req = route_req = RouteReq(bus=bus, lookup=lookup, config=config, calls=self.calls,
                                               store=store, server_id=queue.name, metrics=context.metrics)
         self.listener = CallflowListener(bus, queue, route_req=route_req.handle, route_win=route_win.handle,
@@ -86,3 +88,6 @@ class CallflowService:
 
 def build(context, **options) -> CallflowService:
     return CallflowService(context, **options)
+
+
+SERVICE = ServiceEntry(build=build, starts_after=("config",))

@@ -28,11 +28,11 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from callflow_svc.call import Call
 from callflow_svc.executor import Executor, ExecutorDeps
-from services.routing.lookup import Found
 from services.bus import BusError
 from services.exchanges import CALLEVT, call_events_binding
 from services.logging import bind_call
 from services.messages.spec import Message
+from services.routing.lookup import Found
 
 log = logging.getLogger(__name__)
 

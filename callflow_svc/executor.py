@@ -22,8 +22,11 @@ from typing import Any, Awaitable, Callable, Mapping
 
 from callflow_svc import outcomes as o
 from callflow_svc.call import Call
+from callflow_svc.config import CallflowConfig
+from services.bus import Bus
 from services.messages import catalogue
 from services.messages.spec import Message
+from services.routing import Lookup
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,13 @@ HANGUP_EVENTS = frozenset(("CHANNEL_DESTROY", "CHANNEL_DISCONNECTED"))
 Action = Callable[["ActionContext"], Awaitable[o.Outcome]]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExecutorDeps:
     """What every call's executor shares: the bus, lookups, config and the action table."""
 
-    bus: Any
-    lookup: Any
-    config: Any
+    bus: Bus
+    lookup: Lookup
+    config: CallflowConfig
     local_actions: Mapping[str, Action]
     remote_action: Action
     remote_modules: frozenset[str]

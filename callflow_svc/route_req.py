@@ -14,10 +14,10 @@ from typing import Any, Mapping
 
 from callflow_svc.call import Call
 from callflow_svc.calls import Calls, PendingWin
-from services.routing.lookup import Found
-from services.routing.numbers import is_reconcilable, normalize
 from services.messages import catalogue
 from services.messages.spec import Message
+from services.routing.lookup import Found
+from services.routing.numbers import is_reconcilable, normalize
 from services.store import layout
 
 log = logging.getLogger(__name__)

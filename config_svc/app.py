@@ -13,6 +13,7 @@ from config_svc.announce import Announcer
 from config_svc.listener import SysconfListener
 from config_svc.reads import Reads
 from config_svc.writes import Writes
+from services.runtime import ServiceEntry
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +54,6 @@ class ConfigService:
 
 def build(context, **options) -> ConfigService:
     return ConfigService(context, **options)
+
+
+SERVICE = ServiceEntry(build=build)

@@ -1,42 +1,62 @@
 """The ``kzvoice`` command line.
 
-Each sub-command lives in the package it belongs to and exposes
-``register(subparsers)``; this module only lists them.  A command module's
-``register`` adds its parser with ``set_defaults(func=...)``, where ``func``
-takes the parsed arguments and returns the process exit code.
+Each sub-command lives in the package it belongs to and registers itself as a
+``kzvoice.commands`` entry point (``pyproject.toml``; ``services/registry.py``) named
+like the command: ``<command> = "<module>:<function>"``.  The function takes the
+sub-parsers and adds its parser with ``set_defaults(func=...)``, where ``func`` takes the
+parsed arguments and returns the process exit code.  ``kzvoice --help`` lists the
+commands by name.
+
+A command whose module cannot be imported is still listed; running it prints why and
+exits with ``EXIT_UNAVAILABLE``, and the other commands keep working.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-# (module, what it adds) -- the order is the order of ``kzvoice --help``.
-COMMAND_MODULES = (
-    "services.commands.run",        # kzvoice run
-    "services.store.commands",      # kzvoice import, kzvoice db init
-    "services.config.commands",     # kzvoice config get|set|set-default|set-node|flush
-    "gateway_sim.commands",         # kzvoice call
-    "gateway_sim.demo",             # kzvoice demo
-    "callflow_svc.bench_command",   # kzvoice bench route
-)
+from services import registry
+
+EXIT_UNAVAILABLE = 3
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(source: registry.EntryPointSource = registry.installed) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kzvoice",
         description="KAZOO-compatible call routing, voicemail and configuration services.",
         epilog="Configuration comes from KZ_* environment variables; see README.md.",
     )
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    commands = registry.plugins(registry.COMMANDS_GROUP, source)
+    for plugin in commands:
+        try:
+            register = plugin.load()
+        except registry.PluginError as exc:
+            _unavailable(subparsers, plugin.name, str(exc))
+            continue
+        register(subparsers)
+    if not commands:
+        parser.epilog = (f"No commands are installed ({registry.COMMANDS_GROUP} entry points): install the "
+                         f"package, e.g. pip install -e .")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def _unavailable(subparsers: argparse._SubParsersAction, name: str, reason: str) -> None:
+    """A parser for a command that cannot be loaded: it says so instead of vanishing."""
+    parser = subparsers.add_parser(name, help="(cannot be loaded: run it to see why)", add_help=False,
+                                   description=reason)
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def explain(_args: argparse.Namespace) -> int:
+        print(f"kzvoice {name}: {reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+
+    parser.set_defaults(func=explain)
+
+
+def main(argv: list[str] | None = None, *, source: registry.EntryPointSource = registry.installed) -> int:
+    parser = build_parser(source)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:

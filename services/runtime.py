@@ -1,7 +1,8 @@
 """Process lifecycle shared by every service.
 
-* ``SERVICE_FACTORIES`` names each service's ``build(context)``; a service whose
-  package is not installed is simply not available.
+* Services register themselves: each package names its ``ServiceEntry`` under the
+  ``kzvoice.services`` entry points (``services/registry.py``); ``load_services``
+  imports the ones asked for, in start order.
 * ``Runtime`` starts the chosen services, serves ``/healthz``, ``/readyz`` and
   ``/metrics`` on ``KZ_HTTP_PORT``, and on SIGTERM/SIGINT stops consuming,
   lets in-flight work finish (``KZ_DRAIN_SECONDS``) and returns 0.
@@ -14,26 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import logging
 import signal
-from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Protocol
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
 
 from aiohttp import web
 
+from services import registry
 from services.bus import Bus, open_transport
+from services.messages.validation import Validator
 from services.metrics import Metrics
 from services.settings import Settings
+from services.store import Store, open_store
 
 log = logging.getLogger(__name__)
-
-# name -> "module:function"; the function takes a ServiceContext and returns a Service.
-SERVICE_FACTORIES: dict[str, str] = {
-    "config": "config_svc.app:build",
-    "callflow": "callflow_svc.app:build",
-    "voicemail": "voicemail_svc.app:build",
-}
 
 
 class Service(Protocol):
@@ -51,37 +47,97 @@ class NoServices(RuntimeError):
     pass
 
 
-def available_services() -> dict[str, Callable[["ServiceContext"], Service]]:
-    """The services whose packages exist in this installation, by name."""
-    found = {}
-    for name, target in SERVICE_FACTORIES.items():
-        module_name, _, func = target.partition(":")
+Factory = Callable[["ServiceContext"], Service]
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """What a service package registers under the ``kzvoice.services`` entry points (or just
+    its ``build`` function, when it has no ``starts_after``).
+
+    ``build(context)`` makes the service.  ``starts_after`` names services that, when they
+    run in the same process, start before this one and stop after it (the ones it reads
+    through on the bus, so that they are there for its whole life)."""
+
+    build: Factory
+    starts_after: tuple[str, ...] = ()
+
+
+def registered_services(source: registry.EntryPointSource = registry.installed) -> list[str]:
+    """The names of the installed services, without importing them."""
+    return [plugin.name for plugin in registry.plugins(registry.SERVICES_GROUP, source)]
+
+
+def load_services(names: list[str] | None = None, source: registry.EntryPointSource = registry.installed
+                  ) -> dict[str, Factory]:
+    """The factories of ``names`` (default: every installed service) in start order.
+
+    Raises ``NoServices`` when nothing is installed, a name is unknown, an entry point
+    cannot be imported or is not a ``ServiceEntry``, or ``starts_after`` goes round in a circle."""
+    found = {plugin.name: plugin for plugin in registry.plugins(registry.SERVICES_GROUP, source)}
+    if not found:
+        raise NoServices(f"no services are installed: no {registry.SERVICES_GROUP} entry points "
+                         f"(install the package: pip install -e .)")
+    wanted = list(dict.fromkeys(names)) if names else list(found)
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        raise NoServices(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(found)}")
+    entries: dict[str, ServiceEntry] = {}
+    for name in wanted:
+        plugin = found[name]
         try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        found[name] = getattr(module, func)
-    return found
+            entry = plugin.load()
+        except registry.PluginError as exc:
+            raise NoServices(f"service {name!r} is installed but cannot start: {exc}") from exc
+        if not isinstance(entry, ServiceEntry):
+            if not callable(entry):
+                raise NoServices(f"service {name!r}: {plugin.target} is a {type(entry).__name__}, "
+                                 f"neither a ServiceEntry nor a build function")
+            entry = ServiceEntry(build=entry)
+        entries[name] = entry
+    return {name: entries[name].build for name in start_order(entries)}
 
 
-@dataclass
+def start_order(entries: dict[str, ServiceEntry]) -> list[str]:
+    """The names in the order given, except that each comes after the ones it ``starts_after``."""
+    ordered: list[str] = []
+    waiting = list(entries)
+    while waiting:
+        ready = next((n for n in waiting
+                      if all(d in ordered or d not in entries for d in entries[n].starts_after)), None)
+        if ready is None:
+            raise NoServices(f"services wait for each other to start: {', '.join(waiting)}")
+        ordered.append(ready)
+        waiting.remove(ready)
+    return ordered
+
+
 class ServiceContext:
-    """What a service may use; built once per process and shared by its services."""
+    """What a service may use; built once per process and shared by its services.
 
-    settings: Settings
-    metrics: Metrics = field(default_factory=Metrics)
-    _store: Any = None
-    _validator: Any = None
-    _buses: list[Bus] = field(default_factory=list)
+    The store of ``KZ_STORE_URL`` and the validator of ``KZ_SCHEMA_DIR`` are made on first
+    use.  A ``store`` or ``validator`` given here is used instead; a given store belongs to
+    whoever gave it (they close it), one the context opened is closed by ``close``."""
+
+    def __init__(self, settings: Settings, *, metrics: Metrics | None = None, store: Store | None = None,
+                 validator: Validator | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._store = store
+        self._owns_store = store is None
+        self._validator = validator
+        self._buses: list[Bus] = []
 
     @property
-    def validator(self):
+    def validator(self) -> Validator:
         if self._validator is None:
-            from services.messages.validation import Validator
             self._validator = Validator(self.settings.schema_dir)
         return self._validator
+
+    @property
+    def buses(self) -> tuple[Bus, ...]:
+        """The bus connections handed out so far, oldest first."""
+        return tuple(self._buses)
 
     async def bus(self, app_name: str) -> Bus:
         """A started bus connection of its own for one service."""
@@ -93,11 +149,11 @@ class ServiceContext:
         self._buses.append(bus)
         return bus
 
-    async def store(self):
-        """The document store of ``KZ_STORE_URL``, opened once per process."""
+    async def store(self) -> Store:
+        """The document store: the one given, else that of ``KZ_STORE_URL``, opened once per process."""
         if self._store is None:
-            from services.store import open_store
             self._store = await open_store(self.settings.store_url)
+            self._owns_store = True
         return self._store
 
     async def close(self) -> None:
@@ -107,7 +163,7 @@ class ServiceContext:
             except Exception as exc:
                 log.debug("closing a bus: %s", exc)
         self._buses.clear()
-        if self._store is not None:
+        if self._store is not None and self._owns_store:
             await self._store.close()
             self._store = None
 
@@ -168,22 +224,20 @@ def settle_heap(gen0: int) -> None:
 
 class Runtime:
     def __init__(self, settings: Settings, names: list[str] | None = None, *,
-                 context: ServiceContext | None = None,
-                 factories: dict[str, Callable[[ServiceContext], Service]] | None = None) -> None:
+                 context: ServiceContext | None = None, factories: dict[str, Factory] | None = None) -> None:
+        """``factories`` (name -> build, in start order) replaces the installed services."""
         self.settings = settings
         self.context = context or ServiceContext(settings)
-        known = list(factories) if factories is not None else list(SERVICE_FACTORIES)
-        factories = available_services() if factories is None else factories
-        if not factories:
-            raise NoServices("no services are installed: none of " + ", ".join(known) + " exists yet")
-        wanted = names or list(factories)
-        unknown = [n for n in wanted if n not in known]
-        if unknown:
-            raise NoServices(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(known)}")
-        missing = [n for n in wanted if n not in factories]
-        if missing:
-            raise NoServices(f"service(s) not available in this installation: {', '.join(missing)}")
-        self._factories = [(n, factories[n]) for n in wanted]
+        if factories is None:
+            self._factories = list(load_services(names).items())
+        else:
+            if not factories:
+                raise NoServices("no services are installed")
+            wanted = names or list(factories)
+            unknown = [n for n in wanted if n not in factories]
+            if unknown:
+                raise NoServices(f"unknown service(s): {', '.join(unknown)}; known: {', '.join(factories)}")
+            self._factories = [(n, factories[n]) for n in wanted]
         self.services: list[Service] = []
         self.health: HealthServer | None = None
         self._stopping = asyncio.Event()
@@ -245,7 +299,7 @@ class Runtime:
 
 
 def run_services(names: list[str] | None, settings: Settings | None = None, *,
-                 factories: dict[str, Callable[[ServiceContext], Service]] | None = None) -> int:
+                 factories: dict[str, Factory] | None = None) -> int:
     """Entry point of ``kzvoice run`` and ``python -m <service>``."""
     from services.logging import configure
     from services.settings import SettingsError

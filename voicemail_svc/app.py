@@ -78,9 +78,9 @@ class VoicemailService:
         await self.listener.start()
 
     async def _build_deps(self, bus) -> Deps:
+        from services.config.client import ConfigClient
         from services.routing.cache import RoutingCache
         from services.routing.lookup import Lookup
-        from services.config.client import ConfigClient
         from voicemail_svc.mailbox import Mailboxes
         from voicemail_svc.messages import Messages
         from voicemail_svc.mwi import Mwi

@@ -24,8 +24,8 @@ import logging
 import re
 from typing import Any, Mapping
 
-from services.routing.numbers import normalize
 from services.messages.etf import ActionResult
+from services.routing.numbers import normalize
 from voicemail_svc.call_control import CallControl
 from voicemail_svc.mailbox import Mailbox
 

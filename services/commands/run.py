@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from services.runtime import SERVICE_FACTORIES, run_services
+from services.runtime import registered_services, run_services
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    installed = ", ".join(registered_services()) or "none installed"
     parser = subparsers.add_parser(
         "run", help="run the services in one process",
         description="Run kzvoice services in this process until SIGTERM or SIGINT, then drain and exit 0. "
                     "Broker, store and ports come from KZ_* environment variables.")
     parser.add_argument("--only", metavar="NAMES",
-                        help=f"comma-separated subset of: {', '.join(SERVICE_FACTORIES)} (default: all installed)")
+                        help=f"comma-separated subset of: {installed} (default: all installed)")
     parser.set_defaults(func=_run)
 
 

@@ -12,7 +12,7 @@ from .importer import import_tree
 from .interface import StoreError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register_import(subparsers: argparse._SubParsersAction) -> None:
     load = subparsers.add_parser(
         "import",
         help="load KAZOO documents (dbs/<db name>/docs/<doc id>.json) into the store",
@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("directory", type=Path, help="the folder holding dbs/ (or the dbs folder itself)")
     load.set_defaults(func=run_import)
 
+
+def register_db(subparsers: argparse._SubParsersAction) -> None:
     db = subparsers.add_parser("db", help="store maintenance (db init)")
     actions = db.add_subparsers(title="actions", metavar="ACTION")
     init = actions.add_parser("init", help="create the system databases and install the query views")

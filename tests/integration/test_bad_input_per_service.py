@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from services.messages import catalogue
-from services.runtime import Runtime
+from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store.memory import MemoryStore
 
@@ -37,8 +37,7 @@ BAD = {
 async def runtime(amqp_url):
     settings = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                                   "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@badinput"})
-    rt = Runtime(settings)
-    rt.context._store = MemoryStore()
+    rt = Runtime(settings, context=ServiceContext(settings, store=MemoryStore()))
     await rt.start()
     yield rt
     await rt.stop()
@@ -46,7 +45,7 @@ async def runtime(amqp_url):
 
 async def test_each_service_consumer_drops_bad_input_and_keeps_serving(runtime, amqp_url, caplog):
     caplog.set_level(logging.WARNING, logger="services.bus.consumer")
-    queues = sorted({c.queue for bus in runtime.context._buses for c in bus.consumers})
+    queues = sorted({c.queue for bus in runtime.context.buses for c in bus.consumers})
     assert queues, "no consumers found"
     assert any(q.startswith("callflow_route_") for q in queues) and "sysconf_listener" in queues, queues
     connection = await aio_pika.connect(amqp_url)

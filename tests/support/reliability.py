@@ -24,7 +24,7 @@ from gateway_sim import Endpoint, Gateway, GatewayConfig
 from gateway_sim.seed import seed_account, seed_device, seed_user
 from services.bus import Bus, open_transport
 from services.messages.validation import Validator
-from services.runtime import Runtime
+from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store import layout
 from services.store.interface import NotFound
@@ -139,8 +139,7 @@ class Cluster:
                 "KZ_AMQP_URL": self.amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                 "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": f"kzvoice-{index}@reliability",
                 "KZ_SPOOL_DIR": str(self.tmp_path / f"spool-{index}"), "KZ_DRAIN_SECONDS": "5"})
-            runtime = Runtime(settings, self.names)
-            runtime.context._store = self.store
+            runtime = Runtime(settings, self.names, context=ServiceContext(settings, store=self.store))
             await runtime.start()
             self.runtimes.append(runtime)
         self.gateway_bus = await make_bus(self.amqp_url, "freeswitch")

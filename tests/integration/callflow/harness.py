@@ -284,7 +284,7 @@ class Env:
         settings = Settings(amqp_url=self.amqp_url, store_url="memory://", node="kzvoice@cftest", zone="local")
         if _VALIDATOR is None:              # compiled once for the session: the gateway compiles every schema
             _VALIDATOR = Validator(settings.schema_dir)
-        self.context = ServiceContext(settings, _store=self.store, _validator=_VALIDATOR)
+        self.context = ServiceContext(settings, store=self.store, validator=_VALIDATOR)
         for factory in (build_config, build_callflow):
             service = factory(self.context)
             await service.start()

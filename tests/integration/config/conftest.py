@@ -52,7 +52,7 @@ async def start_config_svc(amqp_url, store):
 
     async def start(*, node: str = CONFIG_NODE, zone: str = ZONE, locked: bool = False, store_=None):
         settings = Settings(amqp_url=amqp_url, node=node, zone=zone)
-        context = ServiceContext(settings, _store=store_ or store)
+        context = ServiceContext(settings, store=store_ or store)
         service = build(context, locked=locked)
         await service.start()
         started.append((service, context))
@@ -61,7 +61,6 @@ async def start_config_svc(amqp_url, store):
     yield start
     for service, context in reversed(started):
         await service.stop(2.0)
-        context._store = None          # the store fixture closes it
         await context.close()
 
 

@@ -79,7 +79,7 @@ def settings_for(url: str, name: str) -> Settings:
 
 async def start_runtime(url: str, name: str, store) -> Runtime:
     settings = settings_for(url, name)
-    runtime = Runtime(settings, [name], context=ServiceContext(settings, _store=store))
+    runtime = Runtime(settings, [name], context=ServiceContext(settings, store=store))
     await runtime.start()
     return runtime
 

@@ -100,13 +100,13 @@ async def test_sigterm_during_a_recording_lets_the_message_be_saved_and_exits_0(
         # config_svc under its own user, on the same store file
         config_settings = Settings(amqp_url=k8s_broker.url("kzvoice-config"), store_url=store_url,
                                    node="config_svc@k8stest", http_host="127.0.0.1")
-        config_context = ServiceContext(config_settings, _store=store)
+        config_context = ServiceContext(config_settings, store=store)
         from config_svc.app import build as build_config
         config = build_config(config_context)
         await config.start()
         proc = await start_voicemail_process(k8s_broker, tmp_path, store_url)
         env.context = ServiceContext(Settings(amqp_url=k8s_broker.guest_url, store_url="memory://",
-                                              node="kzvoice@k8stest"), _store=store)
+                                              node="kzvoice@k8stest"), store=store)
         env.gateway = Gateway(await env.context.bus("freeswitch"), None,
                               GatewayConfig(recording_dir=str(tmp_path / "recordings"), media_seconds=TEST_MEDIA,
                                             **{**FAST, "time_scale": TIME_SCALE, "max_call_seconds": 600}))

@@ -39,7 +39,7 @@ async def start(amqp_url, tmp_path, *, system: dict | None = None, **options) ->
 
 
 def service_queues(cluster: Cluster) -> set[str]:
-    return {c.queue for runtime in cluster.runtimes for bus in runtime.context._buses for c in bus.consumers}
+    return {c.queue for runtime in cluster.runtimes for bus in runtime.context.buses for c in bus.consumers}
 
 
 def rejected(cluster: Cluster, queue: str, reason: str) -> float:

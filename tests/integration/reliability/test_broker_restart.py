@@ -16,7 +16,7 @@ import pytest
 
 from gateway_sim import Gateway, GatewayConfig
 from gateway_sim.demo import ACCOUNT, DEVICE, seed
-from services.runtime import Runtime
+from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store.memory import MemoryStore
 from testkit.broker import CtlAdmin
@@ -46,9 +46,8 @@ async def test_services_recover_from_a_broker_restart_within_30_seconds(broker, 
         pytest.fail("this test restarts the broker with rabbitmqctl; it needs a local broker")
     settings = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                                   "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@restart"})
-    runtime = Runtime(settings)
     store = MemoryStore()
-    runtime.context._store = store
+    runtime = Runtime(settings, context=ServiceContext(settings, store=store))
     await seed(store)
     await runtime.start()
     gateway = None
@@ -72,8 +71,8 @@ async def test_services_recover_from_a_broker_restart_within_30_seconds(broker, 
             await asyncio.sleep(0.1)
         assert runtime.ready
         # every connection noticed the restart and re-declared (counted in /metrics)
-        assert all(bus.transport.reconnects >= 1 for bus in runtime.context._buses)
-        assert runtime.context.metrics.broker_reconnects._value.get() >= len(runtime.context._buses)
+        assert all(bus.transport.reconnects >= 1 for bus in runtime.context.buses)
+        assert runtime.context.metrics.broker_reconnects._value.get() >= len(runtime.context.buses)
         print(f"first call routed {taken:.1f} s after start_app ({attempts} attempt(s))")
     finally:
         if gateway is not None:
@@ -93,9 +92,8 @@ async def test_a_compose_in_progress_survives_a_broker_restart_and_is_stored_onc
     settings = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                                   "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@restart2",
                                   "KZ_SPOOL_DIR": str(tmp_path / "spool")})
-    runtime = Runtime(settings)
     store = MemoryStore()
-    runtime.context._store = store
+    runtime = Runtime(settings, context=ServiceContext(settings, store=store))
     await seed(store)
     await runtime.start()
     gateway = None

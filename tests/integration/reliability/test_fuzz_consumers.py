@@ -26,7 +26,7 @@ from services.bus import codec
 from services.messages import catalogue
 from services.messages.errors import InvalidMessage
 from services.messages.validation import Validator
-from services.runtime import Runtime
+from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store.memory import MemoryStore
 from tests.contract.examples import EXAMPLES
@@ -118,11 +118,10 @@ def draw_messages(count: int) -> list[tuple[bytes, str, str | None]]:
 async def _exercise(amqp_url: str, messages) -> None:
     settings_ = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                                    "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@fuzz"})
-    runtime = Runtime(settings_)
-    runtime.context._store = MemoryStore()
+    runtime = Runtime(settings_, context=ServiceContext(settings_, store=MemoryStore()))
     await runtime.start()
     try:
-        queues = sorted({c.queue for bus in runtime.context._buses for c in bus.consumers})
+        queues = sorted({c.queue for bus in runtime.context.buses for c in bus.consumers})
         metrics = runtime.context.metrics
         before = {q: _rejected(metrics, q) for q in queues}
         connection = await aio_pika.connect(amqp_url)

@@ -109,3 +109,4 @@ async def test_message_saved_while_sqlite_is_locked_is_spooled_then_stored_and_m
         await watcher.close()
         await cluster.stop()
         await store.close()
+        await store.close()

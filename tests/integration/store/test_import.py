@@ -164,7 +164,9 @@ async def test_bad_files_are_reported_and_nothing_of_them_is_written(target, tmp
 
 def run_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="kzvoice")
-    commands.register(parser.add_subparsers())
+    subparsers = parser.add_subparsers()
+    commands.register_import(subparsers)
+    commands.register_db(subparsers)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -332,7 +332,7 @@ class ComposeEnv:
         from voicemail_svc.app import build as build_voicemail
         settings = Settings(amqp_url=self.amqp_url, store_url="memory://", node="kzvoice@vmtest",
                             http_host="127.0.0.1", spool_dir=str(self.tmp_path / "spool"))
-        self.context = ServiceContext(settings, _store=self.store)
+        self.context = ServiceContext(settings, store=self.store)
         config = build_config(self.context)
         await config.start()
         self.services.append(config)

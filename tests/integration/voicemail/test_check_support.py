@@ -169,7 +169,7 @@ class Stage:
 
         await self._write_config()
         settings = Settings(amqp_url=self.amqp_url, store_url="memory://", node="kzvoice@vmtest", zone="local")
-        self.context = ServiceContext(settings, _store=self.store)
+        self.context = ServiceContext(settings, store=self.store)
         self.config_svc = build_config(self.context)
         await self.config_svc.start()
         self.gw_bus = await make_bus(self.amqp_url, "freeswitch")

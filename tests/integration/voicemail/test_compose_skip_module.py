@@ -7,7 +7,7 @@ import pytest
 
 from gateway_sim import Gateway, GatewayConfig
 from gateway_sim.demo import ACCOUNT, BOX, DEVICE, seed
-from services.runtime import Runtime
+from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store import layout
 from services.store.memory import MemoryStore
@@ -19,9 +19,8 @@ async def test_vm_015_skip_module_runs_the_child_and_voicemail_gets_no_request(a
     settings = Settings.from_env({"KZ_AMQP_URL": amqp_url, "KZ_STORE_URL": "memory://", "KZ_HTTP_PORT": "0",
                                   "KZ_HTTP_HOST": "127.0.0.1", "KZ_NODE": "kzvoice@vm015",
                                   "KZ_SPOOL_DIR": str(tmp_path / "spool")})
-    runtime = Runtime(settings, ["config", "callflow", "voicemail"])
     store = MemoryStore()
-    runtime.context._store = store
+    runtime = Runtime(settings, ["config", "callflow", "voicemail"], context=ServiceContext(settings, store=store))
     await seed(store)
     db = layout.account_db(ACCOUNT)
     await store.put(db, layout.stamp({
