@@ -33,13 +33,6 @@ def account_config_id(category: str) -> str:
     return ACCOUNT_CONFIG_PREFIX + category
 
 
-def category_of_account_config(doc_id: str) -> str | None:
-    """``configs_callflow`` -> ``callflow``; None for any other id."""
-    if doc_id.startswith(ACCOUNT_CONFIG_PREFIX) and len(doc_id) > len(ACCOUNT_CONFIG_PREFIX):
-        return doc_id[len(ACCOUNT_CONFIG_PREFIX):]
-    return None
-
-
 def account_id_of(value: Any) -> str | None:
     """The raw account id named by ``value`` (id, ``account%2F..`` or ``account/..``); None if it names none."""
     if not isinstance(value, str) or not value:

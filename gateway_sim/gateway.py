@@ -12,9 +12,9 @@
 One gateway serves many concurrent calls.  Per call it publishes a route_req
 (``Switch-Nodename`` = its node), picks the winner, creates the call's own
 control queue (bound to ``callctl`` and ``targeted`` with its own name), sends
-route_win and then usurp_control, and runs the command queue (``control``)
+route_win and then usurp_control, and runs the command queue (``channel``)
 while a scripted caller (``scripts``) reacts.  Gateway-wide, it listens on
-``switch.command.<encoded node>`` for storage uploads (``send_http``).
+``switch.command.<encoded node>`` for storage uploads (``switch``).
 """
 
 from __future__ import annotations
@@ -30,17 +30,18 @@ from typing import Any, Mapping
 import aiohttp
 
 from services.bus import Bus, Consumer, unique_queue_name
-from services.exchanges import CALLCTL, KAZOO_QUEUE_ARGS, SWITCH, TARGETED, switch_command_key
+from services.exchanges import CALLCTL, KAZOO_QUEUE_ARGS, TARGETED
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
 from services.messages.spec import Message
 
 from gateway_sim import media
 from gateway_sim.config import GatewayConfig
-from gateway_sim.control import CallControl, CallState, Outbox
+from gateway_sim.channel import CallState, CommandQueue, Outbox
 from gateway_sim.routing import (Endpoint, EndpointError, build_route_req, collect_route_responses, deferred,
                                  new_call_id, new_fetch_id, resolve_endpoint)
 from gateway_sim.scripts import Caller, Script
+from gateway_sim.switch import SwitchCommands
 from gateway_sim.transcript import Transcript
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Call:
         self.call_id = call_id
         self.fetch_id = new_fetch_id()
         self.transcript = Transcript(call_id)
-        self.control: CallControl | None = None
+        self.control: CommandQueue | None = None
         self.caller: Caller | None = None
         self.control_queue: str | None = None
         self.routed = asyncio.get_running_loop().create_future()   # True once route_win is sent
@@ -157,10 +158,9 @@ class Gateway:
         self.recordings: media.Recordings | None = None
         self.calls: dict[str, Call] = {}
         self._routes = None
-        self._switch: Consumer | None = None
+        self._switch: SwitchCommands | None = None
         self._session: aiohttp.ClientSession | None = None
         self._tmpdir: str | None = None
-        self._tasks: set[asyncio.Task] = set()
         self.started = False
 
     @property
@@ -179,11 +179,8 @@ class Gateway:
         self.recordings = media.Recordings(directory)
         self._session = aiohttp.ClientSession()
         self._routes = await self.bus.reply_queue("gw-route")
-        self._switch = await self.bus.consumer(unique_queue_name("gw-switch"), exclusive=True,
-                                               on_invalid=self._on_invalid_switch)
-        await self._switch.bind(SWITCH, switch_command_key(self.node))
-        self._switch.on(m.SWITCH_COMMAND, self._on_switch)
-        await self._switch.start()
+        self._switch = await SwitchCommands(self.bus, self.node, self.recordings, self._upload,
+                                            calls=self.calls).start()
         self.started = True
         log.info("gateway simulator %s started (recordings in %s)", self.node, directory)
         return self
@@ -198,14 +195,8 @@ class Gateway:
                     await asyncio.wait_for(asyncio.shield(call._task), 5)
                 except (asyncio.TimeoutError, Exception):
                     call._task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=self.config.upload_timeout)
         if self._switch is not None:
-            await self._switch.stop(drain_timeout=1.0)
-            try:
-                await self.bus.transport.delete_queue(self._switch.queue)
-            except Exception as exc:
-                log.debug("deleting %s: %s", self._switch.queue, exc)
+            await self._switch.stop(upload_timeout=self.config.upload_timeout)
         if self._routes is not None:
             await self._routes.close()
         if self._session is not None:
@@ -324,7 +315,7 @@ class Gateway:
                           from_=route_req["From"], to=route_req["To"], request=route_req["Request"])
         outbox = Outbox(self._publish, name=call.call_id)
         assert self.recordings is not None and self._session is not None
-        control = CallControl(state, config=config, emit=outbox.put, parse=self.bus.validator.parse,
+        control = CommandQueue(state, config=config, emit=outbox.put, parse=self.bus.validator.parse,
                               recordings=self.recordings, uploader=self._upload, transcript=transcript)
         call.control = control
 
@@ -370,7 +361,7 @@ class Gateway:
             await outbox.close()
         return self._result(call, control, winner_info, responses)
 
-    def _result(self, call: Call, control: CallControl, winner_info: dict[str, Any], responses: int) -> CallResult:
+    def _result(self, call: Call, control: CommandQueue, winner_info: dict[str, Any], responses: int) -> CallResult:
         state = control.state
         transcript = call.transcript
         return CallResult(
@@ -386,14 +377,14 @@ class Gateway:
 
     # -- bus handlers --------------------------------------------------------------------
 
-    async def _on_command(self, control: CallControl, message: Message) -> None:
+    async def _on_command(self, control: CommandQueue, message: Message) -> None:
         # no await before receive(): commands are taken in the order they arrive
         if not message.spec.key.startswith("command."):
             log.debug("ignoring %s on a control queue", message.spec.key)
             return
         control.receive(message.to_dict())
 
-    async def _on_invalid_command(self, control: CallControl, body: Mapping[str, Any] | None,
+    async def _on_invalid_command(self, control: CommandQueue, body: Mapping[str, Any] | None,
                                   exc: InvalidMessage) -> None:
         if isinstance(body, Mapping) and body.get("Event-Category") == "call" and body.get("Event-Name") == "command":
             control.receive_invalid(body, exc.detail)
@@ -404,73 +395,3 @@ class Gateway:
         assert self._session is not None
         return await media.upload(self._session, path, url, method=method, attachment_name=name,
                                   additional_headers=headers, timeout=self.config.upload_timeout)
-
-    async def _on_switch(self, message: Message) -> None:
-        task = asyncio.get_running_loop().create_task(self._switch_command(message.to_dict()))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _on_invalid_switch(self, body: Mapping[str, Any] | None, exc: InvalidMessage) -> None:
-        if not isinstance(body, Mapping) or body.get("Event-Category") != "switch_event" \
-                or body.get("Event-Name") != "command" or not body.get("Server-ID") or not body.get("Msg-ID"):
-            return
-        command = str(body.get("Command") or "unknown")
-        error = "no arguments" if not body.get("Args") else exc.detail
-        await self._switch_reply(body, command, error=error)
-
-    async def _switch_reply(self, request: Mapping[str, Any], command: str, *, error: str | None = None,
-                            response: dict[str, Any] | None = None) -> None:
-        server_id = request.get("Server-ID")
-        if not server_id:
-            return
-        fields: dict[str, Any] = {"Msg-ID": request.get("Msg-ID"), "App-Name": "ecallmgr", "Node": self.node,
-                                  "Command": command, "Result": "error" if error else "success",
-                                  "FreeSWITCH-Node": request.get("FreeSWITCH-Node")}
-        if request.get("Call-ID"):
-            fields["Call-ID"] = request["Call-ID"]
-        if error:
-            fields["Error"] = error
-        if response:
-            fields["Response"] = response
-        await self.bus.publish(m.SWITCH_REPLY, fields, to=str(server_id))
-
-    async def _switch_command(self, request: Mapping[str, Any]) -> None:
-        """send_http: upload a recording (bus.md 3.12, 5.3, 8.6); works after the call hung up."""
-        command = str(request.get("Command"))
-        args = request.get("Args") or {}
-        if command != "send_http":
-            await self._switch_reply(request, command, error=f"{command} not_implemented")
-            return
-        if not args:
-            await self._switch_reply(request, command, error="no arguments")
-            return
-        file_name = str(args.get("File-Name") or "")
-        url = str(args.get("Url") or "")
-        method = str(args.get("Http-Method") or "put").lower()
-        assert self.recordings is not None
-        path = self.recordings.path_for(file_name) if file_name else None
-        if not file_name or not url:
-            outcome = media.UploadOutcome(False, error="File-Name and Url are required")
-        elif path is None:
-            outcome = media.UploadOutcome(False, error=f"no recording named {file_name}")
-        else:
-            outcome = await self._upload(path, url, method, file_name)
-        record = {"command": "send_http", "file": file_name, "url": url, "method": method, "ok": outcome.ok,
-                  "status": outcome.status, "error": outcome.error}
-        self._note_upload(path, record)
-        await self._switch_reply(request, command, error=None if outcome.ok else outcome.error,
-                                 response={"Status-Code": outcome.status} if outcome.status else None)
-
-    def _note_upload(self, path, record: dict[str, Any]) -> None:
-        """Put an upload into the transcript of the call that recorded the file, if it is still going."""
-        if path is None or self.recordings is None:
-            return
-        for info in self.recordings:
-            if info.path == str(path):
-                call = self.calls.get(info.call_id)
-                if call is not None:
-                    call.transcript.add("upload", f"send_http {record['method']} {record['file']} -> "
-                                        f"{record['url']}: " + ("success" if record["ok"] else
-                                                                f"error ({record['error']})"),
-                                        status=record["status"], ok=record["ok"])
-                return

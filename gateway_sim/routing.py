@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -196,7 +195,3 @@ async def collect_route_responses(stream, timeout: float, *, on_response=None) -
         if fallback is None:
             fallback = response
     return RouteOutcome(fallback, responses, loop.time() - started)
-
-
-def gregorian_now() -> int:
-    return layout.unix_to_gregorian(time.time())

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from gateway_sim.control import ALL_KEYS, CallControl, Media, Record
+from gateway_sim.channel import ALL_KEYS, CommandQueue, Media, Record
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ class Script:
 class Caller:
     """Runs one script against one call's control, reacting to what the channel does."""
 
-    def __init__(self, script: Script | None, control: CallControl, *, max_duration: float) -> None:
+    def __init__(self, script: Script | None, control: CommandQueue, *, max_duration: float) -> None:
         self.script = script or Script()
         # each call gets its own turn counters
         self.rules = [Rule(**{**r.__dict__, "fired": 0}) for r in self.script.rules]

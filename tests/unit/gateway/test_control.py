@@ -9,7 +9,7 @@ import pytest
 
 from gateway_sim import media
 from gateway_sim.config import DEFAULT_POST_HANGUP_LINGER, DEFAULT_ROUTE_TIMEOUT, GatewayConfig
-from gateway_sim.control import CallControl, CallState, terminators_of
+from gateway_sim.channel import CallState, CommandQueue, terminators_of
 from gateway_sim.routing import collect_route_responses
 from gateway_sim.transcript import Transcript
 from services.messages import catalogue as m
@@ -38,7 +38,7 @@ def test_terminators(value, expected):
 class Harness:
     def __init__(self, tmp_path, **config) -> None:
         self.sent: list[tuple[str, dict]] = []
-        self.control = CallControl(
+        self.control = CommandQueue(
             CallState(call_id="call-1", fetch_id="fetch-1", ccvs={"Account-ID": "a" * 32}),
             config=GatewayConfig(time_scale=0.001, post_hangup_linger=0.01, **config),
             emit=lambda spec, body, to=None: self.sent.append((spec.key, body)),
