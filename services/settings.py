@@ -159,9 +159,9 @@ ENVIRONMENT = (
     ("KZ_LOG_FORMAT", "text", "`json` for one JSON object per line"),
     ("KZ_SPOOL_DIR", "./spool", "voicemail recordings waiting to be stored"),
     ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs"),
-    ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload recordings to voicemail_svc; its port is the upload listener's and must differ from KZ_HTTP_PORT"),
+    ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload voicemail recordings; its port is the upload listener's and must differ from KZ_HTTP_PORT"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
-    ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes config_svc refuse writes to system_config"),
+    ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes the configuration service refuse writes to system_config"),
     ("KZ_GC_GEN0", "50000", "allocations between young-generation garbage collections once services run; `0` keeps Python's default (700)"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

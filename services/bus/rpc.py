@@ -11,7 +11,7 @@ stream when several replies may come (route_resp from several routers).
 * closing the queue fails every pending waiter.
 
 Replies that match no waiter go to the handlers registered with ``on()``
-(e.g. route_win at callflow_svc, which is not a reply to any request of its own).
+(e.g. route_win at a call router, which is not a reply to any request of its own).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The config client callflow_svc and voicemail_svc read configuration with (config.md 2.5, 5.3).
+"""The config client the services read configuration with (config.md 2.5, 5.3).
 
-Reads go to config_svc as sysconf ``get_req`` messages (never to the store
+Reads go to the configuration service (ours, or KAZOO's sysconf) as sysconf ``get_req`` messages (never to the store
 directly), so a client sees exactly what KAZOO's sysconf would answer --
 node, zone and default sections, account strategies, and the write-back of
 the caller's default -- and works beside a KAZOO cluster.  Results are cached
@@ -11,7 +11,7 @@ Freshness (the staleness window)
     Each client binds an exclusive, auto-delete queue of its own to
     ``configuration`` (``*.system_config.*.*``, ``*.*.account_config.*``,
     ``*.*.account.*``, ``*.*.database.*``) and to ``sysconf`` (``sysconf.flush``).
-    A change made through config_svc is announced *before* its set_resp is
+    A change made through the configuration service is announced *before* its set_resp is
     sent, and evicts every cached entry of that category; so after a write
     the client serves the old value for at most one event propagation
     (broker delivery + handling: a few milliseconds on loopback, below one
@@ -22,7 +22,7 @@ Freshness (the staleness window)
     everything cached is dropped, because events may have been missed.
 
 Failures
-    If config_svc does not answer within ``request_timeout`` (2 s), or the bus
+    If the configuration service does not answer within ``request_timeout`` (2 s), or the bus
     is down, the last cached value is used if there is one (even past its
     TTL), else the caller's default -- nothing is written back then -- and one
     warning is logged.
@@ -30,7 +30,7 @@ Failures
 Typed getters follow KAZOO's coercions, except that where KAZOO would crash
 on a bad stored value they return the caller's default and log a warning.
 Send defaults with the JSON type the key is meant to have (``100``, not
-``"100"``): config_svc may store them.
+``"100"``): the configuration service may store them.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class ConfigClient:
     """Cached, event-invalidated reads of KAZOO configuration over the bus.
 
     ``bus`` is the owning service's :class:`services.bus.Bus`; ``node`` is sent
-    as ``Node`` in every request (config_svc looks in that node's section
+    as ``Node`` in every request (sysconf looks in that node's section
     first) and defaults to the bus's node.
     """
 
@@ -337,7 +337,7 @@ def _raw_db(name: str) -> str:
 
 def _account_id(account: str | None) -> str | None:
     """The raw account id (any of the accepted forms); a value naming no account is passed on as
-    given, and config_svc then answers as for "no account" (config.md 2.3)."""
+    given, and sysconf then answers as for "no account" (config.md 2.3)."""
     if not account:
         return None
     try:

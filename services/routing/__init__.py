@@ -1,4 +1,4 @@
-"""Routing a dialled number to a callflow: what callflow_svc routes with and voicemail's callback dials through.
+"""Routing a dialled number to a callflow, for every service that routes or dials.
 
 * ``numbers``  -- normalisation to E.164 and the reconcilable test (callflow.md 2.3);
 * ``matcher``  -- callflow patterns compiled with RE2 and scored (callflow.md 2.5);

@@ -1,10 +1,10 @@
-"""services.config.commands: argument parsing, the VALUE rule and the requests built."""
+"""config_svc.commands (kzvoice config): argument parsing, the VALUE rule and the requests built."""
 
 import argparse
 
 import pytest
 
-from services.config import commands
+from config_svc import commands
 
 
 def parse(*argv):

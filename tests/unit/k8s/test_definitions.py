@@ -29,7 +29,7 @@ OWNERS = {
     "voicemail_svc": ("kzvoice-voicemail",),
     "config_svc": ("kzvoice-config",),
     "services/config/client.py": ("kzvoice-callflow", "kzvoice-voicemail"),   # the config client
-    "services/config/commands.py": (OPERATOR,),                               # kzvoice config …
+    "config_svc/commands.py": (OPERATOR,),                                    # kzvoice config …
 }
 
 
@@ -42,9 +42,10 @@ def declared_queues() -> list[tuple[str, str, str]]:
     found = []
     call = re.compile(r"(unique_queue_name|reply_queue)\(\s*\"([^\"]+)\"([^)\n]*)")
     constant = re.compile(r"^(?:[A-Z_]*QUEUE)\s*=\s*\"([^\"]+)\"", re.M)
+    files_of_their_own = {REPO / owner for owner in OWNERS if (REPO / owner).is_file()}
     for owner in OWNERS:
         path = REPO / owner
-        for source in ([path] if path.is_file() else sorted(path.rglob("*.py"))):
+        for source in ([path] if path.is_file() else sorted(set(path.rglob("*.py")) - files_of_their_own)):
             text = source.read_text(encoding="utf-8")
             for _fn, prefix, rest in call.findall(text):
                 if "name=" not in rest:         # an explicit name= is checked below

@@ -26,7 +26,7 @@ def test_job_runs_the_operator_tool_with_the_operator_user():
     container = load()["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["kzvoice"]
     args = build_parser().parse_args(container["args"])      # the real CLI accepts the arguments
-    assert args.func.__module__ == "services.config.commands"
+    assert args.func.__module__ == "config_svc.commands"
     secrets = {s["metadata"]["name"] for s in build_secrets(namespace=None)["items"]}
     refs = [s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s]
     assert refs == ["kzvoice-operator"] and "kzvoice-operator" in secrets
