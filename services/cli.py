@@ -45,8 +45,8 @@ def build_parser(source: registry.EntryPointSource = registry.installed) -> argp
 def _unavailable(subparsers: argparse._SubParsersAction, name: str, reason: str) -> None:
     """A parser for a command that cannot be loaded: it says so instead of vanishing."""
     parser = subparsers.add_parser(name, help="(cannot be loaded: run it to see why)", add_help=False,
-                                   description=reason)
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+                                   description=reason, prefix_chars="\x00")   # every argument is taken as is
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
     def explain(_args: argparse.Namespace) -> int:
         print(f"kzvoice {name}: {reason}", file=sys.stderr)
