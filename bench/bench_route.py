@@ -1,6 +1,6 @@
 """Routing: route_req -> route_resp through callflow_svc, beside raw aio-pika and FastStream, in one run.
 
-Run with ``kzvoice bench route`` (or ``python -m bench.bench_route [--quick]``)
+Run with ``python -m bench.bench_route [--quick]`` (or ``python -m bench --only route``)
 against a RabbitMQ broker (``KZ_AMQP_URL`` or ``--amqp-url``).  A vhost of its
 own is made for the run when the broker can be administered, so no other
 callflow_svc or config_svc answers.
