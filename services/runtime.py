@@ -73,7 +73,8 @@ def load_services(names: list[str] | None = None, source: registry.EntryPointSou
     """The factories of ``names`` (default: every installed service) in start order.
 
     Raises ``NoServices`` when nothing is installed, a name is unknown, an entry point
-    cannot be imported or is not a ``ServiceEntry``, or ``starts_after`` goes round in a circle."""
+    cannot be imported or is neither a ``ServiceEntry`` nor a build function, or ``starts_after``
+    goes round in a circle."""
     found = {plugin.name: plugin for plugin in registry.plugins(registry.SERVICES_GROUP, source)}
     if not found:
         raise NoServices(f"no services are installed: no {registry.SERVICES_GROUP} entry points "
