@@ -102,7 +102,7 @@ class CallResult:
 
 
 class Call:
-    """A call in progress: its control (once routed), its transcript, and how to wait for its end."""
+    """A call in progress: its command queue (``control``, once routed), its transcript, and how to wait for its end."""
 
     def __init__(self, gateway: "Gateway", endpoint: Endpoint, dial: str, script: Script | None,
                  call_id: str) -> None:

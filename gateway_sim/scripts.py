@@ -254,7 +254,7 @@ class Script:
 
 
 class Caller:
-    """Runs one script against one call's control, reacting to what the channel does."""
+    """Runs one script against one call's command queue, reacting to what the channel does."""
 
     def __init__(self, script: Script | None, control: CommandQueue, *, max_duration: float) -> None:
         self.script = script or Script()
