@@ -95,7 +95,7 @@ def new_pin_problem(first: str, second: str) -> str | None:
     """Why a new PIN entered twice is refused (5.9.1 step 3), or None.
 
     The rest of the box document is checked when it is saved (``box_problem``
-    in ``check_store``), as KAZOO validates the whole document.
+    in ``boxes.mailbox``), as KAZOO validates the whole document.
     """
     if not first and not second:
         return "empty"

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import layout
 from services.store.interface import Conflict, DatabaseNotFound, NotFound
-from voicemail_svc.mailbox import CallInfo, Mailbox
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox
 
 log = logging.getLogger(__name__)
 
