@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Awaitable, Callable, Mapping
 
+from services.config.client import ConfigClient
 from services.messages.etf import ActionResult
 from services.runtime import ServiceContext
 from services.store.interface import Store
@@ -93,6 +94,14 @@ def callflow_finder(store: Store) -> FindCallflow:
     return find_callflow
 
 
+def session_idle_timeout(config: ConfigClient) -> Callable[[], Awaitable[float]]:
+    """``callflow`` ``voicemail.session_idle_timeout`` (seconds), read each time the listener's reaper asks."""
+    async def idle() -> float:
+        return await config.get_integer("callflow", ["voicemail", "session_idle_timeout"], SESSION_IDLE_TIMEOUT_S)
+
+    return idle
+
+
 class VoicemailService:
     name = "voicemail"
 
@@ -136,19 +145,12 @@ class VoicemailService:
             self.deps = await self._build_deps(bus)
             self.actions = Actions(self.deps)
             session = self.actions.run
-        idle = None
-        if self.deps is not None:
-            config = self.deps.config
-
-            async def idle() -> float:
-                return await config.get_integer("callflow", ["voicemail", "session_idle_timeout"],
-                                                SESSION_IDLE_TIMEOUT_S)
+        idle = session_idle_timeout(self.deps.config) if self.deps is not None else None
         self.listener = VoicemailListener(bus, session, timers=self._timers, queue=self._queue,
                                           idle_timeout_s=idle, call_factory=self._call_factory)
         await self.listener.start()
 
     async def _build_deps(self, bus) -> Deps:
-        from services.config.client import ConfigClient
         from voicemail_svc.boxes.mailbox import Mailboxes
         from voicemail_svc.notify.mwi import Mwi
         from voicemail_svc.notify.mwi_query import MwiQueries

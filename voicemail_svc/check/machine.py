@@ -78,10 +78,12 @@ class CheckSession:
     result: ActionResult = CONTINUE
     main_exited: bool = False             # MWI for the current box is due (5.5 exits)
     states: list[State] = field(default_factory=list)
+    login_flow: Login | None = None       # the login sub-flow, once entered (its states, its attempts)
 
     # -- the machine ------------------------------------------------------------------------
 
     async def run(self) -> ActionResult:
+        """Walk the states until END; a hangup or a failed command ends the session with ``result``."""
         handlers = {
             State.LOGIN: self.login, State.DISPATCH: self.dispatch, State.MAIN: self.main,
             State.WIZARD: self.wizard, State.PLAY_NEW: self.play_new, State.PLAY_SAVED: self.play_saved,
@@ -92,6 +94,8 @@ class CheckSession:
             while state is not State.END:
                 self.states.append(state)
                 state = await handlers[state]()
+        except (Hangup, CommandFailed) as exc:
+            log.info("check ended by %s in state %s", type(exc).__name__, state.value)
         finally:
             await asyncio.shield(self._final_mwi())
         return self.result
@@ -121,7 +125,7 @@ class CheckSession:
     # -- LOGIN (5.2, 5.3) and MENU-DISPATCH --------------------------------------------------------
 
     async def login(self) -> State:
-        login = Login(self.call, self.env, box=self.box, profile=self.profile)
+        login = self.login_flow = Login(self.call, self.env, box=self.box, profile=self.profile)
         outcome = await login.run()
         self.box, self.profile = login.box, login.profile
         return State.DISPATCH if outcome is LoginState.ENTERED else State.END
@@ -235,6 +239,13 @@ async def run_check(deps: Deps, call: CallControl, info: CallInfo, data: Mapping
     login key, the entry rules of 4.1): the call is answered already; LOGIN starts
     with that box and a fresh attempt budget, and the end-of-check MWI is for it.
     """
+    session = await open_check(deps, call, info, data, box=box)
+    return await session.run()
+
+
+async def open_check(deps: Deps, call: CallControl, info: CallInfo, data: Mapping[str, Any], *,
+                     box: Mailbox | None) -> CheckSession:
+    """The session ``run_check`` runs: its environment, entry box and profile (answered when ``box`` is None)."""
     env = await build_env(deps, info, data)
     if box is None:
         await call.answer()
@@ -243,9 +254,4 @@ async def run_check(deps: Deps, call: CallControl, info: CallInfo, data: Mapping
         entry = box
     profile = await env.profile(entry)
     env.retention_days = profile.retention_days
-    session = CheckSession(call, env, box=entry, profile=profile, entry_box=entry)
-    try:
-        return await session.run()
-    except (Hangup, CommandFailed) as exc:
-        log.info("check ended by %s", type(exc).__name__)
-        return session.result
+    return CheckSession(call, env, box=entry, profile=profile, entry_box=entry)

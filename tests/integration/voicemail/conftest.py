@@ -9,6 +9,7 @@ connected call: the gateway's handle (to press keys, speak, hang up) and a
 from __future__ import annotations
 
 from tests.support.endpoints import new_endpoint  # noqa: F401  (re-exported for the tests here)
+from tests.support.voicemail_fixture import CheckSpy
 
 import asyncio
 import json
@@ -293,18 +294,6 @@ def validate_message_doc(doc: dict) -> None:
         return
     import jsonschema
     jsonschema.Draft4Validator(json.loads(path.read_text())).validate(doc["metadata"])
-
-
-class CheckSpy:
-    """Stands in front of the check hand-over: records the box handed over, then runs the real check."""
-
-    def __init__(self) -> None:
-        self.calls: list[str | None] = []
-
-    async def __call__(self, deps, call, info, data, *, box=None):
-        from voicemail_svc.check import run_check
-        self.calls.append(box.id if box is not None else None)
-        return await run_check(deps, call, info, data, box=box)
 
 
 @dataclass

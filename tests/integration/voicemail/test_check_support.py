@@ -45,43 +45,15 @@ from voicemail_svc.storage.spool import Spool
 from voicemail_svc.storage.upload import UploadServer
 
 from tests.integration.voicemail.conftest import Bound, CommandLog, Router, make_bus
+from tests.support import voicemail_fixture
+from tests.support.voicemail_fixture import (ACCOUNT, BOX, BOX_7000, DB, DEVICE, REALM, USER,  # noqa: F401
+                                             box_doc, message_doc)
 
-ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
-DB = layout.account_db(ACCOUNT)
-REALM = "acme.example.com"
-USER = "699ed7e3d583e2577ac017c575f87262"
-DEVICE = "d509114b66efabf32dfd78dc464b46dd"
-BOX = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
-BOX_7000 = "70007000700070007000700070007000"
 STRANGER = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
 
 TIMERS = Timers(store_file_tries=2, store_file_timeout_ms=3000, store_file_retry_delay_ms=50)
 FAST_CALL_COMMAND = {"collect_timeout": 400, "interdigit_timeout": 300}
 MEDIA = {"say": 0.5}
-
-
-def box_doc(box_id: str = BOX, mailbox: str = "3456", **fields: Any) -> dict[str, Any]:
-    doc = {"_id": box_id, "name": f"Box {mailbox}", "mailbox": mailbox, "pin": "1234", "is_setup": True,
-           "owner_id": USER}
-    doc.update(fields)
-    return layout.stamp({k: v for k, v in doc.items() if v is not None}, pvt_type="vmbox", db=DB)
-
-
-def message_doc(box_id: str = BOX, *, folder: str = "new", age_s: int = 3600, caller: str | None = "1001",
-                length: int = 4000, timestamp: int | None = None) -> dict[str, Any]:
-    now = layout.now_gregorian()
-    stamp = timestamp if timestamp is not None else now - age_s
-    doc_id = layout.modb_doc_id(stamp)
-    attachment = f"{secrets.token_hex(16)}.mp3"
-    metadata = {"media_id": doc_id, "call_id": secrets.token_hex(8), "from": f"{caller or 'anon'}@{REALM}",
-                "to": f"3456@{REALM}", "length": length, "timestamp": stamp, "folder": folder,
-                "caller_id_name": "Alice"}
-    if caller:
-        metadata["caller_id_number"] = caller
-    doc = {"_id": doc_id, "name": "a message", "source_type": "voicemail", "source_id": box_id,
-           "media_source": "recording", "media_filename": attachment, "utc_seconds": stamp, "metadata": metadata,
-           "_attachments": {attachment: {"content_type": "audio/mpeg", "data": "SUQzAAAA"}}}
-    return layout.stamp(doc, pvt_type="mailbox_message", db=layout.modb_at(ACCOUNT, stamp), now=stamp)
 
 
 @dataclass
@@ -122,24 +94,10 @@ class Stage:
     # -- data ---------------------------------------------------------------------------------
 
     async def seed(self) -> None:
-        from gateway_sim import seed_account, seed_device, seed_user
-        await seed_account(self.store, ACCOUNT, realm=REALM)
-        await self.store.create_db(layout.SYSTEM_CONFIG_DB)
-        await seed_user(self.store, ACCOUNT, USER, first_name="Ulla")
-        await seed_device(self.store, ACCOUNT, DEVICE, username="dev1", owner_id=USER)
-        await self.put(box_doc())
+        await voicemail_fixture.seed(self.store)
 
     async def put(self, doc: dict[str, Any]) -> dict[str, Any]:
-        db = DB
-        if doc.get("pvt_type") == "mailbox_message":
-            db = layout.modb_of_doc_id(ACCOUNT, doc["_id"])
-            await self.store.create_db(db)
-        try:
-            current = await self.store.get(db, doc["_id"])
-            doc = {**doc, "_rev": current["_rev"]}
-        except Exception:
-            doc = {k: v for k, v in doc.items() if k != "_rev"}
-        return await self.store.put(db, doc)
+        return await voicemail_fixture.upsert(self.store, doc)
 
     async def add_callflow(self, numbers: list[str], flow: dict[str, Any]) -> dict[str, Any]:
         doc = {"_id": secrets.token_hex(16), "numbers": list(numbers), "flow": flow}
