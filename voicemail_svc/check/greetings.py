@@ -14,6 +14,9 @@ Ours (spec README, defects we fix): a recording shorter than
 is still played, but no media document is created or changed and the
 previous greeting stays.  The media document is therefore written only when
 a long enough recording is saved (KAZOO creates it before recording).
+
+The recorded audio itself is not uploaded yet: the upload endpoint takes
+message attachments only (``CheckEnv.upload_recording``, docs/deviations.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ document and its audio attachment at once; if the store fails, it writes both
 into ``spool_dir`` (``<doc id>.json`` and ``<doc id>.audio``, replaced
 atomically) and answers the upload as taken.  An owned background task retries
 every spooled message until it is stored, and then runs ``on_stored`` (the
-notifications and MWI of notify.py) for it.  Storing is idempotent (an
+notifications and MWI of notify/notifier.py) for it, with the message's
+``StoredMessage``: what its notification needs, plain JSON so it survives in
+the spool directory.  Storing is idempotent (an
 existing document or attachment is kept), so a retry after a partial success,
 or after a restart, does no harm.  At start the directory is scanned, so
 messages spooled before a restart are stored after it.
@@ -22,8 +24,8 @@ API (stable)::
     spool.forget(doc_id)
     await spool.stop()
 
-"stored" means the caller (compose) runs the notifications itself; "spooled"
-means the spool will, once the message is stored.
+"stored" means the caller (compose/save.py) runs the notifications itself;
+"spooled" means the spool will, once the message is stored.
 """
 
 from __future__ import annotations
