@@ -13,9 +13,10 @@ import logging
 import os
 import sys
 
+from bench.common import own_vhost
 from bench.voicemail.report import HEADER, print_verdicts
 from bench.voicemail.run import (COMPRESSED_REPEATS, LEVELS, QUICK_REPEATS, REAL_REPEATS, levels_of, memory_options,
-                                 own_vhost, run_levels)
+                                 run_levels)
 from bench.voicemail.service import serve
 
 

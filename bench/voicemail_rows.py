@@ -33,7 +33,8 @@ import asyncio
 import sys
 from collections import defaultdict
 
-from bench.common import Result, add_common_arguments, amqp_url_default, median, run_module, spread, verdict
+from bench.common import (Result, add_common_arguments, amqp_url_default, median, own_vhost, run_module, spread,
+                          verdict)
 from bench.voicemail import run as vm
 from bench.voicemail.report import HEADER, rss_kib_per_session
 
@@ -127,7 +128,7 @@ def collect(args) -> Result:
     args.kinds = None
     args.no_compressed = False
     args.memory = not args.quick          # the traced levels take a real-time minute; the full run has them
-    url, cleanup = vm.own_vhost(args.amqp_url)
+    url, cleanup = own_vhost(args.amqp_url)
     print(f"compose and check: N simultaneous callers against one voicemail_svc process (arriving over "
           f"{args.ramp:g} s); latency = call event handed to its session -> next command published", flush=True)
     print(HEADER, flush=True)

@@ -45,7 +45,6 @@ CONTINUE = ActionResult("continue")
 Action = Callable[[Deps, CallControl, CallInfo, Mapping[str, Any]], Awaitable[ActionResult]]
 
 
-
 async def check_action(deps: Deps, call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> ActionResult:
     """The ``check`` action: the same hand-over compose uses (``deps.check``), with no box yet."""
     return await deps.check(deps, call, info, data, box=None)

@@ -5,8 +5,8 @@ collaborator that talks to the bus, the field is a ``Protocol`` naming that
 part (``BoxMwi``, ``Notifications``, ``UploadUrls``, ``FindCallflow``), so a
 session runs against the real service or against stand-ins in unit tests.
 
-The compose -> check hand-over (voicemail.md 4.1 rules R1/R2, 4.2 and 4.4's
-login key, 4.5's login key) is ``deps.check``, a ``CheckHandover``: in the
+The compose -> check hand-over (voicemail.md 4.1: the owner of the box; 4.2,
+4.4 and 4.5: the login key) is ``deps.check``, a ``CheckHandover``: in the
 service it is ``voicemail_svc.check.run_check``, wired in ``app.py``, so
 compose never imports check.  Compose calls it with the box it resolved: the
 call is already answered, login (5.3) runs against that box with

@@ -1,4 +1,4 @@
-"""A voicemail benchmark run: the plan of levels, a vhost of its own, and the loop that runs the levels.
+"""A voicemail benchmark run: the plan of levels, and the loop that runs the levels.
 
 Each level: seed the check callers' boxes (service.py), tell the service a
 level starts, start the callers (load.py) arriving over the ramp, watch the
@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import sys
 import tempfile
-import urllib.parse
 from dataclasses import dataclass
 
 from bench.voicemail.load import Load
-from bench.voicemail.measure import REPO_ROOT, Usage, pct
+from bench.voicemail.measure import Usage, pct
 from bench.voicemail.report import print_row
 from bench.voicemail.seed import CHECK_FIRST
 from bench.voicemail.service import Service
@@ -82,23 +79,6 @@ def memory_options(args: argparse.Namespace) -> dict:
     if args.quick:
         return {"memory_ramp_s": QUICK_MEMORY_RAMP, "hold_s": QUICK_HOLD_SECONDS}
     return {"memory_ramp_s": args.ramp, "hold_s": HOLD_SECONDS}
-
-
-def own_vhost(url: str):
-    """A vhost of our own on the broker when it can be administered; else the URL as given."""
-    try:
-        sys.path.insert(0, str(REPO_ROOT))
-        from tests.support.broker import admin_for
-        admin = admin_for(url)
-        vhost = f"kzvoice-bench-{secrets.token_hex(4)}"
-        admin.add_vhost(vhost)
-    except Exception as exc:
-        print(f"(no vhost of our own: {exc}; using the broker's URL as given)")
-        return url, None
-    parts = urllib.parse.urlsplit(url)
-    own = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + urllib.parse.quote(vhost, safe=""),
-                                   parts.query, ""))
-    return own, (lambda: admin.delete_vhost(vhost))
 
 
 async def warm(service: Service, amqp_url: str, next_box: int) -> int:
