@@ -33,8 +33,10 @@ import asyncio
 import sys
 from collections import defaultdict
 
-from bench import bench_voicemail as vm
-from bench.common import Result, add_common_arguments, amqp_url_default, median, run_module, spread, verdict
+from bench.common import (Result, add_common_arguments, amqp_url_default, median, own_vhost, run_module, spread,
+                          verdict)
+from bench.voicemail import run as vm
+from bench.voicemail.report import HEADER, rss_kib_per_session
 
 TARGET_P99_MS = 20.0
 TARGET_KIB = 64.0
@@ -79,7 +81,7 @@ def rows_to_result(rows: list[dict], quick: bool) -> Result:
                    note=f"{len(runs)} runs")
         if calls == top_calls:
             result.add("voicemail", f"{name}: memory per active session, RSS growth (upper bound)",
-                       spread((vm.rss_kib_per_session(r) for r in runs), "{:.1f}", "KiB"),
+                       spread((rss_kib_per_session(r) for r in runs), "{:.1f}", "KiB"),
                        note=f"{len(runs)} runs; peak RSS {median(r['rss_peak'] for r in runs) / 2 ** 20:.0f} MiB; "
                             "counts allocator arenas, buffers, spool and stored messages too; "
                             "see the tracemalloc row")
@@ -126,12 +128,12 @@ def collect(args) -> Result:
     args.kinds = None
     args.no_compressed = False
     args.memory = not args.quick          # the traced levels take a real-time minute; the full run has them
-    url, cleanup = vm._with_vhost(args.amqp_url)
+    url, cleanup = own_vhost(args.amqp_url)
     print(f"compose and check: N simultaneous callers against one voicemail_svc process (arriving over "
           f"{args.ramp:g} s); latency = call event handed to its session -> next command published", flush=True)
-    print(vm.HEADER, flush=True)
+    print(HEADER, flush=True)
     try:
-        rows = asyncio.run(vm.measure(url, vm.levels_of(args), args.ramp, **vm.memory_options(args)))
+        rows = asyncio.run(vm.run_levels(url, vm.levels_of(args), args.ramp, **vm.memory_options(args)))
     finally:
         if cleanup is not None:
             cleanup()

@@ -3,38 +3,114 @@
 Dependencies, in the order they are made: a bus connection of its own, the
 store, the config client, a reply queue for ``notify_update`` replies, boxes,
 messages, MWI (with the shared ``mwi_query`` consumer and the MWI re-sent from
-stored state at start, mwi_query.py), the notifier, the spool (with its retry task), the upload
-endpoint (its own small HTTP site: ``KZ_PUBLIC_URL``'s port when it names one,
-else an ephemeral port on ``KZ_HTTP_HOST``), the operator-callflow lookup, the
-session runner, and the listener that takes actions and owns the sessions.
+stored state at start, notify/mwi_query.py), the notifier, the spool (with its
+retry task), the upload endpoint (its own small HTTP site: ``KZ_PUBLIC_URL``'s
+port when it names one, else an ephemeral port on ``KZ_HTTP_HOST``), the
+callflow finder, then ``Deps`` and the listener that takes actions and owns the
+sessions.
 
-``session=`` replaces the session runner (tests of the listener alone); the
-service then opens no store, config client, spool or upload endpoint.
+``ACTIONS`` is the table of voicemail actions (``data.action``, voicemail.md 1):
+``compose`` (the default) and ``check`` (through ``deps.check``, the same
+hand-over compose's login key uses); any other name does nothing and returns
+``continue`` without answering.  ``Actions(deps)`` runs one action on
+one call; it is what the listener runs per call.
+
+Options of ``build`` (tests and the benchmark): ``session=`` replaces the
+action runner (tests of the listener alone; the service then opens no store,
+config client, spool or upload endpoint); ``check=`` replaces the compose ->
+check hand-over; ``call_factory=`` makes the call control of each call.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Awaitable, Callable, Mapping
 
-from voicemail_svc.call_control import Timers
+from services.config.client import ConfigClient
+from services.messages.etf import ActionResult
+from services.runtime import ServiceContext, ServiceEntry
+from services.store.interface import Store
+from voicemail_svc.boxes.mailbox import CallInfo
+from voicemail_svc.call_control import CallControl, CallFactory, Timers, bus_call
+from voicemail_svc.check import run_check
+from voicemail_svc.compose import run_compose
+from voicemail_svc.deps import Background, CheckHandover, Deps, FindCallflow
 from voicemail_svc.listener import ACTIONS_QUEUE, SESSION_IDLE_TIMEOUT_S, SessionRunner, VoicemailListener
-from voicemail_svc.session import Background, Deps, Sessions, default_check
 
 log = logging.getLogger(__name__)
 
 APP_NAME = "voicemail"
-_UNSET: Any = object()
+CONTINUE = ActionResult("continue")
+
+Action = Callable[[Deps, CallControl, CallInfo, Mapping[str, Any]], Awaitable[ActionResult]]
+
+
+async def check_action(deps: Deps, call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> ActionResult:
+    """The ``check`` action: the same hand-over compose uses (``deps.check``), with no box yet."""
+    return await deps.check(deps, call, info, data, box=None)
+
+
+ACTIONS: Mapping[str, Action] = {"compose": run_compose, "check": check_action}
+
+
+def action_name(data: Mapping[str, Any]) -> str:
+    """``data.action``; missing or empty means ``compose``."""
+    value = data.get("action")
+    return value if isinstance(value, str) and value else "compose"
+
+
+class Actions:
+    """Runs one voicemail action per call with the service's dependencies."""
+
+    def __init__(self, deps: Deps, table: Mapping[str, Action] = ACTIONS) -> None:
+        self.deps = deps
+        self.table = table
+
+    async def run(self, call: CallControl, data: Mapping[str, Any], call_info: Mapping[str, Any]) -> ActionResult:
+        name = action_name(data)
+        action = self.table.get(name)
+        if action is None:
+            log.info("unknown voicemail action %r: nothing to do, continuing", name)
+            return CONTINUE
+        return await action(self.deps, call, CallInfo.from_call(call_info), data)
+
+
+def callflow_finder(store: Store) -> FindCallflow:
+    """The service's one callflow finder (operator key, callback): every lookup reads the store.
+
+    Operator and callback lookups are rare, so there is no routing cache (TTL 0)."""
+    from services.routing.cache import RoutingCache
+    from services.routing.lookup import Lookup
+
+    lookup = Lookup(store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0))
+
+    async def find_callflow(account_id: str, number: str, *, no_match: bool = False) -> Mapping[str, Any] | None:
+        found = await lookup.find(account_id, number)
+        if found is None or (found.is_no_match and not no_match):
+            return None
+        return found.doc
+
+    return find_callflow
+
+
+def session_idle_timeout(config: ConfigClient) -> Callable[[], Awaitable[float]]:
+    """``callflow`` ``voicemail.session_idle_timeout`` (seconds), read each time the listener's reaper asks."""
+    async def idle() -> float:
+        return await config.get_integer("callflow", ["voicemail", "session_idle_timeout"], SESSION_IDLE_TIMEOUT_S)
+
+    return idle
 
 
 class VoicemailService:
     name = "voicemail"
 
-    def __init__(self, context, *, timers: Timers | None = None, session: SessionRunner | None = None,
-                 queue: str = ACTIONS_QUEUE, config_client=None, upload_host: str | None = None,
-                 upload_port: int | None = None, public_url: str | None = None, transcriber=None, check=_UNSET,
-                 spool_dir: str | None = None, spool_retry_s: float = 2.0, upload_ttl_s: float | None = None,
-                 store=None, resend_mwi: bool = True, clock=None) -> None:
+    def __init__(self, context: ServiceContext, *, timers: Timers | None = None,
+                 session: SessionRunner | None = None, queue: str = ACTIONS_QUEUE, config_client=None,
+                 upload_host: str | None = None, upload_port: int | None = None, public_url: str | None = None,
+                 transcriber=None, check: CheckHandover = run_check, spool_dir: str | None = None,
+                 spool_retry_s: float = 2.0, upload_ttl_s: float | None = None, store: Store | None = None,
+                 resend_mwi: bool = True, clock: Callable[[], int] | None = None,
+                 call_factory: CallFactory = bus_call) -> None:
         self._context = context
         self._timers = timers or Timers()
         self._session = session
@@ -52,11 +128,13 @@ class VoicemailService:
         self._store = store
         self._resend_mwi = resend_mwi
         self._clock = clock
+        self._call_factory = call_factory
         self.mwi_queries = None
+        self.uploads = None
         self.bus = None
         self.listener: VoicemailListener | None = None
         self.deps: Deps | None = None
-        self.sessions: Sessions | None = None
+        self.actions: Actions | None = None
         self._notify_replies = None
 
     async def start(self) -> None:
@@ -64,29 +142,21 @@ class VoicemailService:
         session = self._session
         if session is None:
             self.deps = await self._build_deps(bus)
-            self.sessions = Sessions(self.deps)
-            session = self.sessions.run
-        idle = None
-        if self.deps is not None and self.deps.config is not None:
-            config = self.deps.config
-
-            async def idle() -> float:
-                return await config.get_integer("callflow", ["voicemail", "session_idle_timeout"],
-                                                SESSION_IDLE_TIMEOUT_S)
+            self.actions = Actions(self.deps)
+            session = self.actions.run
+        idle = session_idle_timeout(self.deps.config) if self.deps is not None else None
         self.listener = VoicemailListener(bus, session, timers=self._timers, queue=self._queue,
-                                          idle_timeout_s=idle)
+                                          idle_timeout_s=idle, call_factory=self._call_factory)
         await self.listener.start()
 
     async def _build_deps(self, bus) -> Deps:
-        from services.config.client import ConfigClient
-        from services.routing.cache import RoutingCache
-        from services.routing.lookup import Lookup
-        from voicemail_svc.mailbox import Mailboxes
-        from voicemail_svc.messages import Messages
-        from voicemail_svc.mwi import Mwi
-        from voicemail_svc.notify import Notifier
-        from voicemail_svc.spool import Spool
-        from voicemail_svc.upload import DEFAULT_TTL_S, UploadServer
+        from voicemail_svc.boxes.mailbox import Mailboxes
+        from voicemail_svc.notify.mwi import Mwi
+        from voicemail_svc.notify.mwi_query import MwiQueries
+        from voicemail_svc.notify.notifier import Notifier
+        from voicemail_svc.storage.messages import Messages
+        from voicemail_svc.storage.spool import Spool
+        from voicemail_svc.storage.upload import DEFAULT_TTL_S, UploadServer
 
         settings = self._context.settings
         store = self._store if self._store is not None else await self._context.store()
@@ -99,7 +169,6 @@ class VoicemailService:
         mwi = Mwi(bus=bus, mailboxes=mailboxes, messages=messages, config=config)
         notifier = Notifier(bus=bus, replies=self._notify_replies, messages=messages, mailboxes=mailboxes, mwi=mwi,
                             transcriber=self._transcriber)
-        background = Background()
         spool = Spool(self._spool_dir or settings.spool_dir, messages, on_stored=notifier.message_stored,
                       retry_s=self._spool_retry_s)
         await spool.start()
@@ -108,25 +177,13 @@ class VoicemailService:
                                public_url=settings.public_url if self._public_url is None else self._public_url,
                                ttl_s=self._upload_ttl_s or DEFAULT_TTL_S)
         await uploads.start()
-        # operator lookups are rare: no routing cache (TTL 0), every lookup reads the store
-        lookup = Lookup(store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0))
-
-        async def find_callflow(account_id: str, number: str):
-            found = await lookup.find(account_id, number)
-            if found is None or found.is_no_match:
-                return None
-            return found.doc
-
-        from voicemail_svc.mwi_query import MwiQueries
+        self.uploads = uploads
         self.mwi_queries = MwiQueries(bus, mwi, store=store, resend_on_start=self._resend_mwi)
         await self.mwi_queries.start()
-
-        check = default_check() if self._check is _UNSET else self._check
-        if check is None:
-            log.warning("voicemail check is not installed: the check action and compose's login key only continue")
-        return Deps(bus=bus, store=store, config=config, mailboxes=mailboxes, messages=messages, mwi=mwi,
-                    notifier=notifier, uploads=uploads, spool=spool, find_callflow=find_callflow,
-                    background=background, check=check, **({"clock": self._clock} if self._clock else {}))
+        return Deps(store=store, config=config, mailboxes=mailboxes, messages=messages, mwi=mwi,
+                    notifier=notifier, uploads=uploads, spool=spool, find_callflow=callflow_finder(store),
+                    check=self._check, background=Background(),
+                    **({"clock": self._clock} if self._clock else {}))
 
     async def stop(self, drain_timeout: float) -> bool:
         drained = True
@@ -138,7 +195,8 @@ class VoicemailService:
             # messages still being saved need the listener's reply queue (send_http replies)
             drained = await self.deps.background.drain(drain_timeout) and drained
             await self.deps.spool.stop()
-            await self.deps.uploads.stop()
+        if self.uploads is not None:
+            await self.uploads.stop()
         if self.listener is not None:
             await self.listener.close()
         if self._notify_replies is not None:
@@ -152,5 +210,9 @@ class VoicemailService:
         return self.listener is not None and self.listener.running
 
 
-def build(context, **options) -> VoicemailService:
+def build(context: ServiceContext, **options) -> VoicemailService:
     return VoicemailService(context, **options)
+
+
+# voicemail reads its settings through config_svc when both run in one process
+SERVICE = ServiceEntry(build=build, starts_after=("config",))

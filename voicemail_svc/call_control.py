@@ -1,7 +1,8 @@
 """What a voicemail session may do to its call, and the bus implementation of it.
 
-``CallControl`` is the small interface a session talks to (STYLE.md 3): answer,
-play, say, tones, collect digits, record, flush, hang up, upload a recording.
+``CallControl`` is the one interface a session talks to (STYLE.md 3): answer,
+play and queue media, beep, collect digits, record, flush, seek in the playing
+message, upload a recording.  Nothing else reaches the call.
 ``BusCallControl`` implements it over the bus for one call, following the
 waiting rules of bus.md 4.3 and the digit collection of 4.4:
 
@@ -13,6 +14,10 @@ waiting rules of bus.md 4.3 and the digit collection of 4.4:
 * ``CHANNEL_DESTROY`` makes a wait fail with ``Hangup`` (``record`` keeps
   waiting a while for its ``RECORD_STOP``, as 4.3 says); once the destroy was
   seen every later call command fails at once with ``Hangup``.
+
+The listener makes each call's control with a ``CallFactory`` (default
+``bus_call``: a ``BusCallControl`` on a fresh ``CallEvents`` stream); the
+benchmark passes its own to time events and commands.
 """
 
 from __future__ import annotations
@@ -22,15 +27,15 @@ import asyncio
 import collections
 import logging
 import os
-import re
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from services.bus import RequestTimeout
+from services.bus.rpc import ReplyQueue
 from services.bus.transport import BusError
 from services.messages import catalogue as m
-from services.messages.spec import Message
+from services.messages.spec import Message, MessageSpec
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +161,8 @@ class CallControl(abc.ABC):
         """Queue media behind a marker noop without waiting; returns the marker's id (for ``collect``)."""
 
     @abc.abstractmethod
-    async def say(self, text: str, type_: str, method: str = "pronounced") -> None: ...
-
-    @abc.abstractmethod
-    async def tones(self, tones: Sequence[Mapping[str, Any]]) -> None: ...
-
     async def beep(self) -> None:
-        await self.tones(BEEP)
+        """Play the beep (``tones``) and wait until it ended."""
 
     @abc.abstractmethod
     async def collect(self, max_digits: int, *, timeout_ms: int | None = None, interdigit_ms: int | None = None,
@@ -170,22 +170,20 @@ class CallControl(abc.ABC):
                       flush_on_digit: bool = True) -> str: ...
 
     @abc.abstractmethod
-    async def play_and_collect(self, media: str, *, min_digits: int, max_digits: int, tries: int = 3,
-                               timeout_ms: int | None = None, invalid_media: str | None = None,
-                               regex: str = r"[\d\*\#]+", terminators: Sequence[str] = ALL_KEYS) -> str: ...
-
-    @abc.abstractmethod
     async def record(self, media_name: str, *, time_limit_s: int = 300, terminators: Sequence[str] = ALL_KEYS,
                      silence_threshold: int = 200, silence_hits: int = 5) -> RecordResult: ...
 
     @abc.abstractmethod
-    async def flush(self) -> None: ...
+    async def flush(self) -> None:
+        """Stop what plays and drop what is queued; wait until the gateway did (bus.md 4.3)."""
 
     @abc.abstractmethod
-    async def hangup(self) -> None: ...
+    async def playseek(self, direction: str, duration_ms: int) -> None:
+        """Move in the playing media: ``direction`` ``rewind`` or ``fastforward`` (bus.md 3.4), at once."""
 
     @abc.abstractmethod
-    async def store_file(self, file_name: str, url: str, *, method: str = "put") -> None: ...
+    async def store_file(self, file_name: str, url: str, *, method: str = "put") -> None:
+        """Have the gateway upload a recorded file to ``url`` (``send_http``); ``StoreFailed`` when it cannot."""
 
     @property
     @abc.abstractmethod
@@ -193,6 +191,13 @@ class CallControl(abc.ABC):
 
 
 # ---- over the bus -------------------------------------------------------------------------
+
+class CommandPublisher(Protocol):
+    """Where a call's commands go: the service's ``Bus`` (or a wrapper of it that watches them)."""
+
+    async def publish(self, spec: MessageSpec, fields: Mapping[str, Any], *, to: str | None = None,
+                      server_id: str | None = None) -> dict[str, Any]: ...
+
 
 def _is_complete(event: Message, application: str) -> bool:
     return event.spec.name == "CHANNEL_EXECUTE_COMPLETE" and event.get("Application-Name") == application
@@ -226,11 +231,11 @@ def _int(value: Any, default: int = 0) -> int:
 class BusCallControl(CallControl):
     """One call driven over the bus: commands to ``Control-Queue``, waits on the call's event stream."""
 
-    def __init__(self, bus, call: Mapping[str, Any], events: CallEvents, replies, *,
+    def __init__(self, bus: CommandPublisher, call: Mapping[str, Any], events: CallEvents, replies: ReplyQueue, *,
                  timers: Timers | None = None) -> None:
         self._bus = bus
         self._replies = replies          # the service's ReplyQueue: our Server-ID, send_http replies
-        self._events = events
+        self.events = events             # the listener puts the call's events here
         self.timers = timers or Timers()
         self.call_id: str = call["Call-ID"]
         self.control_queue: str = call["Control-Queue"]
@@ -238,7 +243,6 @@ class BusCallControl(CallControl):
         self.language = str(call.get("Language") or "en-us").lower()
         self.switch_node: str | None = call.get("Switch-Nodename") or None
         self._destroy_seen = False
-        self.commands_sent = 0
 
     @property
     def hung_up(self) -> bool:
@@ -251,17 +255,15 @@ class BusCallControl(CallControl):
         body: dict[str, Any] = {"Call-ID": self.call_id, "Application-Name": application, **(fields or {})}
         if insert_at is not None:
             body["Insert-At"] = insert_at
-        sent = await self._bus.publish(m.COMMANDS[application], body, to=self.control_queue,
+        return await self._bus.publish(m.COMMANDS[application], body, to=self.control_queue,
                                        server_id=self._replies.name)
-        self.commands_sent += 1
-        return sent
 
     def _check_alive(self) -> None:
         if self._destroy_seen:
             raise Hangup(self.call_id)
 
     async def _next(self, deadline: float | None) -> Message | None:
-        event = await self._events.next(deadline)
+        event = await self.events.next(deadline)
         if event is not None and event.spec.name == "CHANNEL_DESTROY":
             self._destroy_seen = True
         return event
@@ -316,14 +318,9 @@ class BusCallControl(CallControl):
     async def play(self, media: str, *, terminators: Sequence[str] = ALL_KEYS) -> None:
         await self.play_many([media], terminators=terminators)
 
-    async def say(self, text: str, type_: str, method: str = "pronounced") -> None:
+    async def beep(self) -> None:
         self._check_alive()
-        await self._send("say", {"Say-Text": text, "Type": type_, "Method": method, "Language": self.language})
-        await self._wait_complete("say")
-
-    async def tones(self, tones: Sequence[Mapping[str, Any]]) -> None:
-        self._check_alive()
-        await self._send("tones", {"Tones": [dict(t) for t in tones]})
+        await self._send("tones", {"Tones": [dict(t) for t in BEEP]})
         await self._wait_complete("tones")
 
     async def flush(self) -> None:
@@ -331,14 +328,9 @@ class BusCallControl(CallControl):
         sent = await self._send("noop", insert_at="flush")
         await self._wait_complete("noop", response=sent["Msg-ID"], error_msg_id=sent["Msg-ID"])
 
-    async def hangup(self) -> None:
-        if self._destroy_seen:
-            return
-        await self._send("hangup", insert_at="now")
-        while True:
-            event = await self._next(None)
-            if event is not None and event.spec.name == "CHANNEL_DESTROY":
-                return
+    async def playseek(self, direction: str, duration_ms: int) -> None:
+        self._check_alive()
+        await self._send("playseek", {"Direction": direction, "Duration": int(duration_ms)}, insert_at="now")
 
     # -- digits (bus.md 4.4) ----------------------------------------------------------------
 
@@ -380,23 +372,6 @@ class BusCallControl(CallControl):
                     return digits
                 wait_ms = inter_ms
                 deadline = _deadline(wait_ms)
-
-    async def play_and_collect(self, media: str, *, min_digits: int, max_digits: int, tries: int = 3,
-                               timeout_ms: int | None = None, invalid_media: str | None = None,
-                               regex: str = r"[\d\*\#]+", terminators: Sequence[str] = ALL_KEYS) -> str:
-        pattern = re.compile(regex)
-        timeout_ms = self.timers.collect_timeout_ms if timeout_ms is None else timeout_ms
-        while tries > 0:
-            marker = await self.queue_media([media], terminators=terminators)
-            digits = await self.collect(max_digits, timeout_ms=timeout_ms,
-                                        interdigit_ms=self.timers.interdigit_timeout_ms,
-                                        terminators=("#",), marker=marker)
-            if len(digits) >= min_digits and pattern.search(digits):
-                return digits
-            tries -= 1
-        if invalid_media:
-            await self.play(invalid_media)
-        return ""
 
     # -- recording (b_record) ---------------------------------------------------------------
 
@@ -465,3 +440,17 @@ class BusCallControl(CallControl):
             if attempt < tries:
                 await asyncio.sleep(self.timers.store_file_retry_delay_ms / 1000.0)
         raise StoreFailed(f"storing {file_name} failed after {tries} tries: {last}")
+
+
+# ---- one call's control, made by the listener ---------------------------------------------------
+
+class CallFactory(Protocol):
+    """Makes the control of one call; ``events`` is the stream the listener feeds with the call's events."""
+
+    def __call__(self, bus: CommandPublisher, call: Mapping[str, Any], replies: ReplyQueue, *,
+                 timers: Timers) -> BusCallControl: ...
+
+
+def bus_call(bus: CommandPublisher, call: Mapping[str, Any], replies: ReplyQueue, *, timers: Timers) -> BusCallControl:
+    """The default ``CallFactory``: a ``BusCallControl`` on a new, empty event stream."""
+    return BusCallControl(bus, call, CallEvents(call["Call-ID"]), replies, timers=timers)

@@ -4,7 +4,8 @@
   bound to ``kapps`` ``callflow.action.voicemail``;
 * an action that fails validation but still names its Call-ID, Msg-ID and
   Server-ID is answered with ``continue`` (the executor waits for a result);
-* a valid action: register the call's event stream, bind
+* a valid action: make the call's control (``call_factory``, by default a
+  ``BusCallControl`` on a new event stream), register its event stream, bind
   ``call.*.<encoded Call-ID>`` on this process's event queue, publish
   action.accepted, then run the session as a task owned here -- the handler
   returns at once, so the action is acked;
@@ -33,7 +34,7 @@ from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
 from services.messages.etf import ActionResult, encode_result
 from services.messages.spec import Message
-from voicemail_svc.call_control import BusCallControl, CallControl, CallEvents, Hangup, Timers
+from voicemail_svc.call_control import BusCallControl, CallControl, CallEvents, CallFactory, Hangup, Timers, bus_call
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,10 @@ def invalid_reason(message: Message) -> str | None:
 class VoicemailListener:
     def __init__(self, bus: Bus, run_session: SessionRunner, *, timers: Timers | None = None,
                  queue: str = ACTIONS_QUEUE,
-                 idle_timeout_s: Callable[[], Awaitable[float]] | None = None) -> None:
+                 idle_timeout_s: Callable[[], Awaitable[float]] | None = None,
+                 call_factory: CallFactory = bus_call) -> None:
         self.bus = bus
+        self._call_factory = call_factory
         self._idle_timeout_s = idle_timeout_s
         self._run_session = run_session
         self.timers = timers or Timers()
@@ -138,8 +141,8 @@ class VoicemailListener:
         call_info = dict(message["Call"])
         call_info["Call-ID"] = call_id
         data = dict(message.get("Data") or {})
-        stream = CallEvents(call_id)
-        self.streams[call_id] = stream
+        call = self._call_factory(self.bus, call_info, self.replies, timers=self.timers)
+        self.streams[call_id] = call.events
         self.activity[call_id] = time.monotonic()
         try:
             await self.events.bind(CALLEVT, call_events_binding(call_id))
@@ -149,7 +152,6 @@ class VoicemailListener:
             self.activity.pop(call_id, None)
             await self._unbind(call_id)
             raise
-        call = BusCallControl(self.bus, call_info, stream, self.replies, timers=self.timers)
         task = asyncio.get_running_loop().create_task(
             self._session(call, data, call_info, server_id=server_id, msg_id=msg_id),
             name=f"voicemail-{call_id}")

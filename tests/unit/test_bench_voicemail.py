@@ -6,7 +6,10 @@ import argparse
 import random
 import tracemalloc
 
-from bench import bench_voicemail as vm
+from bench.voicemail import run as vm
+from bench.voicemail.load import REACT_SECONDS, check_script
+from bench.voicemail.measure import deep_size, site_of
+from bench.voicemail.seed import PIN, box_doc
 from bench.voicemail_rows import rows_to_result
 
 
@@ -35,27 +38,27 @@ def test_quick_plan_is_compressed_time_only():
 
 
 def test_check_script_plays_the_whole_visit():
-    rules = vm.check_script(random.Random(1)).rules
+    rules = check_script(random.Random(1)).rules
     assert [(r.name, r.press or ("hangup" if r.hangup else "")) for r in rules] == [
-        ("vm-enter_pass", vm.PIN + "#"), ("vm-main_menu", "1"), ("vm-message_menu", "1"),
+        ("vm-enter_pass", PIN + "#"), ("vm-main_menu", "1"), ("vm-message_menu", "1"),
         ("vm-message_menu", "7"), ("vm-main_menu", "hangup")]
-    assert all(vm.REACT_SECONDS[0] <= r.after <= vm.REACT_SECONDS[1] for r in rules)
+    assert all(REACT_SECONDS[0] <= r.after <= REACT_SECONDS[1] for r in rules)
 
 
 def test_deep_size_counts_shared_objects_once():
     blob = "x" * 10_000
-    assert vm.deep_size({"a": blob, "b": blob}) < 2 * 10_000
-    assert vm.deep_size([blob]) > 10_000
+    assert deep_size({"a": blob, "b": blob}) < 2 * 10_000
+    assert deep_size([blob]) > 10_000
 
 
 def test_site_is_the_innermost_frame_of_the_repository():
     tracemalloc.start(10)
     try:
-        held = vm.box_doc(1, "account%2Fb0%2Fa1%2Fb2c3d4e5f60718293a4b5c6d7e8f")
+        held = box_doc(1, "account%2Fb0%2Fa1%2Fb2c3d4e5f60718293a4b5c6d7e8f")
         snapshot = tracemalloc.take_snapshot()
     finally:
         tracemalloc.stop()
-    sites = {vm._site(stat.traceback) for stat in snapshot.statistics("traceback")}
+    sites = {site_of(stat.traceback) for stat in snapshot.statistics("traceback")}
     assert any(site.startswith("services/store/") for site in sites), sites
     assert held
 
@@ -91,3 +94,34 @@ def test_latency_curve_has_real_time_levels_only_with_median_and_spread():
     assert curve["series"]["check p99"] == [[10, 3.0, 2.0, 4.0], [500, 30.0, 30.0, 30.0]]
     assert curve["series"]["compose p99"] == [[100, 7.0, 7.0, 7.0]]
     assert "check p50" in curve["series"]
+
+
+async def test_timed_calls_measure_event_to_command_through_the_call_factory():
+    """The benchmark times a session through the service's call factory: an event the session took,
+    then the command it published, gives one latency sample, by command; voicemail_svc is not patched."""
+    from bench.voicemail.measure import Latencies, TimedEvents, timed_calls
+    from services.messages import catalogue as m
+    from services.messages.spec import Message
+    from voicemail_svc.call_control import BusCallControl, Timers
+
+    published = []
+
+    class Bus:
+        async def publish(self, spec, fields, *, to=None, server_id=None):
+            published.append((spec.name, dict(fields), to))
+            return dict(fields)
+
+    class Replies:
+        name = "replies"
+
+    latencies = Latencies()
+    call = timed_calls(latencies)(Bus(), {"Call-ID": "c1", "Control-Queue": "q1"}, Replies(), timers=Timers())
+    assert isinstance(call, BusCallControl) and isinstance(call.events, TimedEvents)
+    call.events.put(Message(m.CALL_EVENTS["DTMF"], {"Call-ID": "c1", "DTMF-Digit": "8"}))
+    assert (await call.events.next(None))["DTMF-Digit"] == "8"
+    await call.playseek("fastforward", 5000)
+    await call.playseek("rewind", 5000)                 # follows no new event: not a sample
+    assert [p[1]["Application-Name"] for p in published] == ["playseek", "playseek"]
+    assert published[0][2] == "q1"
+    assert len(latencies.samples) == 1 and list(latencies.by_command) == ["playseek"]
+    assert len(latencies.publish) == 2

@@ -19,7 +19,7 @@ from services.messages import catalogue as m
 from services.store.memory import MemoryStore
 from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, PIN, Cluster, Site, Watcher, box_messages,
                                        make_bus, seed_site, set_system_config, wait_until)
-from voicemail_svc.lockout import doc_id
+from voicemail_svc.check.lockout import doc_id
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

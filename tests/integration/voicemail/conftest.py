@@ -9,6 +9,7 @@ connected call: the gateway's handle (to press keys, speak, hang up) and a
 from __future__ import annotations
 
 from tests.support.endpoints import new_endpoint  # noqa: F401  (re-exported for the tests here)
+from tests.support.voicemail_fixture import CheckSpy
 
 import asyncio
 import json
@@ -123,13 +124,33 @@ async def park_call(gateway: Gateway, router: Router, account_id: str):
     return call, win
 
 
-class Bound:
-    """A BusCallControl with its own event queue (what the listener does for a session)."""
+class CommandLog:
+    """The bus a call control publishes on, keeping every command sent (queue elements in playing order)."""
 
-    def __init__(self, bus: Bus, call_info: dict[str, Any], timers: Timers) -> None:
+    def __init__(self, bus: Bus) -> None:
+        self.bus = bus
+        self.sent: list[dict] = []
+
+    async def publish(self, spec, fields, *, to: str | None = None, server_id: str | None = None) -> dict:
+        body = await self.bus.publish(spec, fields, to=to, server_id=server_id)
+        if body.get("Application-Name") == "queue":
+            # a tail queue runs in reverse list order (bus.md 4.1): record it in playing order
+            self.sent.extend(reversed(body.get("Commands", [])))
+        else:
+            self.sent.append(body)
+        return body
+
+
+class Bound:
+    """A BusCallControl with its own event queue (what the listener does for a session).
+
+    ``log``: a ``CommandLog`` the call control publishes through (commands are kept there)."""
+
+    def __init__(self, bus: Bus, call_info: dict[str, Any], timers: Timers, *, log: CommandLog | None = None) -> None:
         self.bus = bus
         self.call_info = call_info
         self.timers = timers
+        self.log = log
 
     async def start(self) -> BusCallControl:
         call_id = self.call_info["Call-ID"]
@@ -143,7 +164,8 @@ class Bound:
 
         self.events.on_any(put)
         await self.events.start()
-        return BusCallControl(self.bus, self.call_info, self.stream, self.replies, timers=self.timers)
+        publisher = self.log if self.log is not None else self.bus
+        return BusCallControl(publisher, self.call_info, self.stream, self.replies, timers=self.timers)
 
     async def stop(self) -> None:
         await self.events.stop(1.0)
@@ -267,22 +289,6 @@ def validate_message_doc(doc: dict) -> None:
     path = reference("kazoo-schemas", "mailbox_message.json")
     import jsonschema
     jsonschema.Draft4Validator(json.loads(path.read_text())).validate(doc["metadata"])
-
-
-class CheckSpy:
-    """Stands in front of the check hand-over: records the box, then runs the real check if installed."""
-
-    def __init__(self) -> None:
-        from voicemail_svc.session import default_check
-        self.real = default_check()
-        self.calls: list[str | None] = []
-
-    async def __call__(self, deps, call, info, data, *, box):
-        self.calls.append(box.id if box is not None else None)
-        if self.real is not None:
-            return await self.real(deps, call, info, data, box=box)
-        from services.messages.etf import ActionResult
-        return ActionResult("continue")
 
 
 @dataclass

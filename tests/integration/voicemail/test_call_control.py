@@ -135,40 +135,27 @@ async def test_hangup_during_a_blocking_prompt_fails_it(vm_call):
         await control.play(media("long"))
 
 
-async def test_play_and_collect_returns_valid_digits(vm_call):
+async def test_beep_completes(vm_call):
     call, control = vm_call
-    call.press("42#")
-    await settle()
-    assert await control.play_and_collect(media("medium"), min_digits=2, max_digits=4, timeout_ms=500) == "42"
-
-
-async def test_play_and_collect_retries_then_plays_invalid_media(vm_call):
-    call, control = vm_call
-    started = time.monotonic()
-    digits = await control.play_and_collect(media("short"), min_digits=1, max_digits=4, tries=2, timeout_ms=200,
-                                            invalid_media=media("vm-not_available"))
-    assert digits == ""
-    assert time.monotonic() - started >= 0.4             # two first timeouts
-    prompts = [s.text for s in call.transcript.of_kind("prompt")]
-    assert sum("short" in p for p in prompts) == 2
-    assert any("vm-not_available" in p for p in prompts)
-
-
-async def test_say_and_beep_complete(vm_call):
-    call, control = vm_call
-    await control.say("1234", "name_spelled")
     await control.beep()
     commands = [s.data.get("application") for s in call.transcript.of_kind("command")]
-    assert "say" in commands and "tones" in commands
+    assert "tones" in commands
 
 
-async def test_flush_and_hangup(vm_call):
+async def test_flush_completes(vm_call):
     call, control = vm_call
     await control.flush()
-    await control.hangup()
-    assert control.hung_up
-    assert call.control.state.destroyed
-    await control.hangup()        # nothing more to do
+    assert not control.hung_up
+
+
+async def test_playseek_reaches_the_gateway_at_once(vm_call):
+    call, control = vm_call
+    marker = await control.queue_media([media("long")])
+    await settle(0.1)
+    await control.playseek("fastforward", 500)
+    assert await control.collect(1, timeout_ms=200, marker=marker) == ""
+    commands = [s.data.get("application") for s in call.transcript.of_kind("command")]
+    assert "playseek" in commands
 
 
 def test_prompt_names_follow_the_account_and_language():

@@ -166,7 +166,7 @@ async def test_vm_139_mwi_query_for_a_device_username(vm_env, ids):
 async def test_mwi_is_resent_from_stored_state(stage):
     """Beyond KAZOO (spec README policy 4): at start the service re-sends the box MWI of every box
     with messages (``mwi_query.resend_stored``); boxes without messages stay quiet."""
-    from voicemail_svc.mwi_query import resend_stored
+    from voicemail_svc.notify.mwi_query import resend_stored
 
     await stage.put(box_doc(BOX_7000, mailbox="7000"))           # no messages
     await stage.put(message_doc())

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from gateway_sim import Script
-from voicemail_svc import pin as pins
-from voicemail_svc.lockout import doc_id
+from voicemail_svc.check import pin as pins
+from voicemail_svc.check.lockout import doc_id
 from tests.integration.voicemail.test_check_support import BOX, DB, box_doc, owner, stage  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -6,11 +6,11 @@ on the real broker.
 * config_svc on that store (so configuration is read the real way), with short
   ``call_command`` timers so idle menus do not take seconds;
 * the gateway simulator and a router that parks the call, then ``run_check`` on
-  the call with the service's own dependencies (``session.Deps``);
+  the call with the service's own dependencies (``deps.Deps``);
 * taps on ``presence`` (MWI) and ``notifications``.
 
 ``Stage.check(script, ...)`` places one call, runs check on it (or, when
-``data`` names another action, that action through ``session.Sessions``),
+``data`` names another action, that action through ``app.Actions``),
 hangs up and returns ``Outcome`` (result, prompts heard, says, commands, MWI
 and notifications seen).  ``voicemail_new`` is answered ``completed``
 (``Stage.notify_status``), as the spec's default notifier does.
@@ -33,50 +33,27 @@ from services.runtime import ServiceContext
 from services.settings import Settings
 from services.store import layout
 from services.store.memory import MemoryStore
+from voicemail_svc.app import Actions, action_name, callflow_finder
+from voicemail_svc.boxes.mailbox import CallInfo, Mailboxes
 from voicemail_svc.call_control import Timers
-from voicemail_svc.mailbox import CallInfo, Mailboxes
-from voicemail_svc.messages import Messages
-from voicemail_svc.mwi import Mwi
-from voicemail_svc.session import Deps
+from voicemail_svc.check import run_check
+from voicemail_svc.deps import Deps
+from voicemail_svc.notify.mwi import Mwi
+from voicemail_svc.notify.notifier import Notifier
+from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.spool import Spool
+from voicemail_svc.storage.upload import UploadServer
 
-from tests.integration.voicemail.conftest import Bound, Router, make_bus
+from tests.integration.voicemail.conftest import Bound, CommandLog, Router, make_bus
+from tests.support import voicemail_fixture
+from tests.support.voicemail_fixture import (ACCOUNT, BOX, BOX_7000, DB, DEVICE, REALM, USER,  # noqa: F401
+                                             box_doc, message_doc)
 
-ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
-DB = layout.account_db(ACCOUNT)
-REALM = "acme.example.com"
-USER = "699ed7e3d583e2577ac017c575f87262"
-DEVICE = "d509114b66efabf32dfd78dc464b46dd"
-BOX = "b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0"
-BOX_7000 = "70007000700070007000700070007000"
 STRANGER = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
 
 TIMERS = Timers(store_file_tries=2, store_file_timeout_ms=3000, store_file_retry_delay_ms=50)
 FAST_CALL_COMMAND = {"collect_timeout": 400, "interdigit_timeout": 300}
 MEDIA = {"say": 0.5}
-
-
-def box_doc(box_id: str = BOX, mailbox: str = "3456", **fields: Any) -> dict[str, Any]:
-    doc = {"_id": box_id, "name": f"Box {mailbox}", "mailbox": mailbox, "pin": "1234", "is_setup": True,
-           "owner_id": USER}
-    doc.update(fields)
-    return layout.stamp({k: v for k, v in doc.items() if v is not None}, pvt_type="vmbox", db=DB)
-
-
-def message_doc(box_id: str = BOX, *, folder: str = "new", age_s: int = 3600, caller: str | None = "1001",
-                length: int = 4000, timestamp: int | None = None) -> dict[str, Any]:
-    now = layout.now_gregorian()
-    stamp = timestamp if timestamp is not None else now - age_s
-    doc_id = layout.modb_doc_id(stamp)
-    attachment = f"{secrets.token_hex(16)}.mp3"
-    metadata = {"media_id": doc_id, "call_id": secrets.token_hex(8), "from": f"{caller or 'anon'}@{REALM}",
-                "to": f"3456@{REALM}", "length": length, "timestamp": stamp, "folder": folder,
-                "caller_id_name": "Alice"}
-    if caller:
-        metadata["caller_id_number"] = caller
-    doc = {"_id": doc_id, "name": "a message", "source_type": "voicemail", "source_id": box_id,
-           "media_source": "recording", "media_filename": attachment, "utc_seconds": stamp, "metadata": metadata,
-           "_attachments": {attachment: {"content_type": "audio/mpeg", "data": "SUQzAAAA"}}}
-    return layout.stamp(doc, pvt_type="mailbox_message", db=layout.modb_at(ACCOUNT, stamp), now=stamp)
 
 
 @dataclass
@@ -117,24 +94,10 @@ class Stage:
     # -- data ---------------------------------------------------------------------------------
 
     async def seed(self) -> None:
-        from gateway_sim import seed_account, seed_device, seed_user
-        await seed_account(self.store, ACCOUNT, realm=REALM)
-        await self.store.create_db(layout.SYSTEM_CONFIG_DB)
-        await seed_user(self.store, ACCOUNT, USER, first_name="Ulla")
-        await seed_device(self.store, ACCOUNT, DEVICE, username="dev1", owner_id=USER)
-        await self.put(box_doc())
+        await voicemail_fixture.seed(self.store)
 
     async def put(self, doc: dict[str, Any]) -> dict[str, Any]:
-        db = DB
-        if doc.get("pvt_type") == "mailbox_message":
-            db = layout.modb_of_doc_id(ACCOUNT, doc["_id"])
-            await self.store.create_db(db)
-        try:
-            current = await self.store.get(db, doc["_id"])
-            doc = {**doc, "_rev": current["_rev"]}
-        except Exception:
-            doc = {k: v for k, v in doc.items() if k != "_rev"}
-        return await self.store.put(db, doc)
+        return await voicemail_fixture.upsert(self.store, doc)
 
     async def add_callflow(self, numbers: list[str], flow: dict[str, Any]) -> dict[str, Any]:
         doc = {"_id": secrets.token_hex(16), "numbers": list(numbers), "flow": flow}
@@ -201,23 +164,13 @@ class Stage:
         messages = Messages(self.store)
         mwi = Mwi(bus=self.vm_bus, mailboxes=mailboxes, messages=messages, config=self.config)
         self.notify_replies = await self.vm_bus.reply_queue("check-notify")
-        from voicemail_svc.notify import Notifier
         notifier = Notifier(bus=self.vm_bus, replies=self.notify_replies, messages=messages, mailboxes=mailboxes,
                             mwi=mwi)
-
-        # what app.py gives sessions: the operator lookup, which refuses no_match
-        from services.routing.cache import RoutingCache
-        from services.routing.lookup import Lookup
-        lookup = Lookup(self.store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0))
-
-        async def find_callflow(account_id: str, number: str):
-            found = await lookup.find(account_id, number)
-            return None if found is None or found.is_no_match else found.doc
-
-        from voicemail_svc.check import run_check
-        self.deps = Deps(bus=self.vm_bus, store=self.store, config=self.config, mailboxes=mailboxes,
-                         messages=messages, mwi=mwi, notifier=notifier, uploads=None, spool=None,
-                         find_callflow=find_callflow, check=run_check)
+        # check saves no new message: the spool is not started and the upload endpoint does not listen
+        spool = Spool(self.tmp_path / "spool", messages, on_stored=notifier.message_stored)
+        self.deps = Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=messages, mwi=mwi,
+                         notifier=notifier, uploads=UploadServer(secret="", sink=spool.receive), spool=spool,
+                         find_callflow=callflow_finder(self.store), check=run_check)
         return self
 
     async def stop(self) -> None:
@@ -251,28 +204,14 @@ class Stage:
                      "Key-Value-Store": dict(self.kvs)}
         if self.caller_owner:
             call_info["Owner-ID"] = self.caller_owner
-        bound = Bound(self.vm_bus, call_info, TIMERS)
+        commands = CommandLog(self.vm_bus)
+        bound = Bound(self.vm_bus, call_info, TIMERS, log=commands)
         control = await bound.start()
-        sent: list[dict] = []
-        real_send = control._send
-
-        async def recording_send(application, fields=None, *, insert_at=None):
-            body = await real_send(application, fields, insert_at=insert_at)
-            if application == "queue":
-                # a tail queue runs in reverse list order (bus.md 4.1): record it in playing order
-                sent.extend(reversed(body.get("Commands", [])))
-            else:
-                sent.append(body)
-            return body
-
-        control._send = recording_send
         try:
-            from voicemail_svc.check import run_check
-            from voicemail_svc.session import Sessions, action_name
             if action_name(data) == "check":
                 running = run_check(self.deps, control, CallInfo.from_call(call_info), data, box=box)
             else:
-                running = Sessions(self.deps).run(control, data, call_info)
+                running = Actions(self.deps).run(control, data, call_info)
             result = await asyncio.wait_for(running, 60)
         finally:
             if not control.hung_up:
@@ -281,7 +220,7 @@ class Stage:
             await bound.stop()
         await asyncio.sleep(quiet)          # late MWI and notifications
         return Outcome(result, list(call_result.prompts), call_result, list(self.mwi_seen),
-                       list(self.notes_seen), sent)
+                       list(self.notes_seen), commands.sent)
 
 
 @pytest.fixture

@@ -20,11 +20,6 @@ CONTINUE = ActionResult("continue")
 HANG_UP_AT_MENU = dict(name="vm-main_menu", hangup=True)
 
 
-def check_required(env) -> None:
-    if env.check.real is None:
-        pytest.skip("voicemail_svc.check is not installed: nothing to observe after the hand-over")
-
-
 def sent_apps(out) -> list[str]:
     return [c["Application-Name"] for c in out.sent]
 
@@ -48,14 +43,12 @@ async def test_vm_003_compose_with_missing_box(vm_env):
 
 async def test_vm_004_check_with_missing_box_asks_for_the_number(vm_env):
     env = await vm_env()
-    check_required(env)
     out = await env.place({"action": "check", "id": "0" * 32}, script=Script().on_prompt("vm-enter_id", hangup=True))
     assert out.prompts[0] == "vm-enter_id"
 
 
 async def test_vm_005_capture_group_selects_the_box(vm_env):
     env = await vm_env()
-    check_required(env)
     out = await env.place({"action": "check"}, dial="*983456",
                           call_extra={"Key-Value-Store": {"cf_capture_group": "3456"}},
                           script=Script().on_prompt("vm-enter_pass", hangup=True))
@@ -64,7 +57,6 @@ async def test_vm_005_capture_group_selects_the_box(vm_env):
 
 async def test_vm_006_capture_group_matches_the_exact_string(vm_env):
     env = await vm_env(box={"mailbox": "100"})
-    check_required(env)
     out = await env.place({"action": "check"}, dial="*980100",
                           call_extra={"Key-Value-Store": {"cf_capture_group": "0100"}},
                           script=Script().on_prompt("vm-enter_id", hangup=True))
@@ -73,7 +65,6 @@ async def test_vm_006_capture_group_matches_the_exact_string(vm_env):
 
 async def test_vm_007_single_mailbox_login_for_the_owner(vm_env):
     env = await vm_env(box={"require_pin": False})
-    check_required(env)
     out = await env.place({"action": "check", "single_mailbox_login": True}, owner=True,
                           script=Script().on_prompt(**HANG_UP_AT_MENU))
     assert "vm-no_messages" in out.prompts
@@ -82,7 +73,6 @@ async def test_vm_007_single_mailbox_login_for_the_owner(vm_env):
 
 async def test_vm_008_owner_without_login_options_is_asked_for_the_number(vm_env):
     env = await vm_env(box={"require_pin": False})
-    check_required(env)
     out = await env.place({"action": "check", "single_mailbox_login": False, "callerid_match_login": False},
                           owner=True, script=Script().on_prompt("vm-enter_id", hangup=True))
     assert out.prompts[0] == "vm-enter_id"
@@ -95,7 +85,6 @@ async def second_box(store, ids) -> None:
 
 async def test_vm_009_callerid_match_login_picks_the_owned_box(vm_env):
     env = await vm_env(seed=second_box)
-    check_required(env)
     out = await env.place({"action": "check", "callerid_match_login": True}, owner=True,
                           call_extra={"Caller-ID-Number": "7000"}, script=Script().on_prompt(**HANG_UP_AT_MENU))
     assert "vm-enter_id" not in out.prompts and "vm-enter_pass" not in out.prompts
@@ -108,7 +97,6 @@ async def test_vm_009_callerid_match_login_picks_the_owned_box(vm_env):
 
 async def test_vm_010_callerid_match_login_without_a_match(vm_env):
     env = await vm_env(seed=second_box)
-    check_required(env)
     out = await env.place({"action": "check", "callerid_match_login": True}, owner=True,
                           call_extra={"Caller-ID-Number": "5555"},
                           script=Script().on_prompt("vm-enter_id", hangup=True))
@@ -117,7 +105,6 @@ async def test_vm_010_callerid_match_login_without_a_match(vm_env):
 
 async def test_vm_011_owner_found_through_the_authorizing_device(vm_env):
     env = await vm_env(box={"require_pin": False})
-    check_required(env)
     out = await env.place({"action": "check", "single_mailbox_login": True}, owner=True,
                           call_extra={"Owner-ID": None}, script=Script().on_prompt("vm-enter_pass", hangup=True))
     # box B was selected (no box number asked); without a call owner id the caller is not the
@@ -144,7 +131,6 @@ async def test_vm_013_default_time_limit(vm_env):
 async def test_vm_014_box_interdigit_timeout_wins_over_the_data(vm_env):
     """A pause of 1.5 s between PIN digits: longer than the data's 1000 ms, shorter than the box's 3000 ms."""
     env = await vm_env(box={"interdigit_timeout": 3000})
-    check_required(env)
 
     async def type_pin_with_a_pause(call):
         for _ in range(500):

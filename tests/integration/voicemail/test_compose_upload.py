@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from services.store import layout
-from voicemail_svc.mailbox import CallInfo, Mailbox
-from voicemail_svc.messages import new_message_doc
-from voicemail_svc.notify import StoredMessage
-from voicemail_svc.spool import Pending
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox
+from voicemail_svc.storage.messages import new_message_doc
+from voicemail_svc.storage.spool import StoredMessage
+from voicemail_svc.storage.spool import Pending
 
 pytestmark = pytest.mark.integration
 

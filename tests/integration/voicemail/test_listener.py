@@ -13,10 +13,17 @@ from services.messages import catalogue as m
 from services.messages.etf import ActionResult, decode_result
 from services.runtime import ServiceContext
 from services.settings import Settings
-from voicemail_svc.app import build
-from voicemail_svc.session import run_session
+from voicemail_svc.app import action_name, build
 
 from tests.integration.voicemail.conftest import FAST_TIMERS, make_bus, park_call
+
+
+async def answer_and_continue(control, data, call_info) -> ActionResult:
+    """The listener alone, without the voicemail module: compose and check answer, then continue;
+    any other action does nothing (what the service's action table does for an unknown action)."""
+    if action_name(data) in ("compose", "check"):
+        await control.answer()
+    return ActionResult("continue")
 
 
 class Executor:
@@ -62,7 +69,7 @@ async def executor(amqp_url):
     await bus.close()
 
 
-async def start_service(amqp_url, session=run_session):
+async def start_service(amqp_url, session=answer_and_continue):
     context = ServiceContext(Settings(amqp_url=amqp_url))
     service = build(context, timers=FAST_TIMERS, session=session)
     await service.start()
@@ -73,7 +80,7 @@ async def start_service(amqp_url, session=run_session):
 async def vm_service_factory(amqp_url):
     started = []
 
-    async def factory(session=run_session):
+    async def factory(session=answer_and_continue):
         context, service = await start_service(amqp_url, session)
         started.append((context, service))
         return service
@@ -99,7 +106,7 @@ async def test_action_is_accepted_then_answered_with_exactly_one_result(vm_servi
     assert [r.spec.key for r in replies] == ["callflow.action.accepted", "callflow.action.result"]
     assert all(r.msg_id == msg_id and r.call_id == call.call_id for r in replies)
     assert decode_result(replies[1]["Result"]) == ActionResult("continue")
-    assert call.control.state.answered             # check answers before anything else (placeholder)
+    assert call.control.state.answered             # check answers before anything else
     assert service.listener.streams == {}          # the binding is gone with the session
     call.hangup()
     await call.finished(timeout=10)

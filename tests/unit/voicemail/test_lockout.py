@@ -6,7 +6,7 @@ import asyncio
 
 from services.store import layout
 from services.store.memory import MemoryStore
-from voicemail_svc.lockout import LockoutPolicy, LoginGuard, doc_id
+from voicemail_svc.check.lockout import LockoutPolicy, LoginGuard, doc_id
 
 ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
 DB = layout.account_db(ACCOUNT)

@@ -6,7 +6,7 @@ import hmac
 
 import pytest
 
-from voicemail_svc import pin
+from voicemail_svc.check import pin
 
 
 def test_clear_pin_matches_exactly():

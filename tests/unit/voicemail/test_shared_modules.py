@@ -8,9 +8,9 @@ import pytest
 
 from services.store import layout
 from services.store.memory import MemoryStore
-from voicemail_svc.mailbox import CallInfo, Mailbox, Mailboxes
-from voicemail_svc.messages import Counts, Messages, RetentionEnforced, message_name, new_message_doc
-from voicemail_svc.profile import Keys, load_profile
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox, Mailboxes
+from voicemail_svc.storage.messages import Counts, Messages, RetentionEnforced, message_name, new_message_doc
+from voicemail_svc.boxes.profile import Keys, load_profile
 
 ACCOUNT = "4fe69c5b61015084f1fe5684abc6e502"
 DB = layout.account_db(ACCOUNT)

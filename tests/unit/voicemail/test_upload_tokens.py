@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voicemail_svc.upload import Forbidden, UploadTokens
+from voicemail_svc.storage.upload import Forbidden, UploadTokens
 
 
 class Clock:

@@ -30,8 +30,8 @@ from typing import Any, Mapping
 from services.config import keys as config_keys
 from services.messages import catalogue as m
 from services.store import layout
-from voicemail_svc.mailbox import Mailbox, Mailboxes
-from voicemail_svc.messages import Counts, Messages
+from voicemail_svc.boxes.mailbox import Mailbox, Mailboxes
+from voicemail_svc.storage.messages import Counts, Messages
 
 log = logging.getLogger(__name__)
 

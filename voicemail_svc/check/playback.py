@@ -2,8 +2,9 @@
 
 ``Player.run()`` plays the folder's messages in listing order (newest first,
 oldest first with ``oldest_message_first``) and acts on the message menu.
-It keeps ``remaining`` (R of 5.6: the current message is its head) and
-``history`` (P, messages passed), and ends with one ``PlayOutcome``:
+It keeps ``remaining`` (the messages still to play; the current message is
+its head) and ``history`` (the messages passed, most recent last), and ends
+with one ``PlayOutcome``:
 
 * ``COMPLETE``: no message left, or ``return_main_menu``: back to MAIN;
 * ``ENDED``: hangup, a failed command, or a callback (``result`` carries the
@@ -28,11 +29,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.messages.etf import ActionResult
 from services.store import layout
+from voicemail_svc.boxes.mailbox import Mailbox
+from voicemail_svc.boxes.profile import FIXED_KEYS, MAIN_MENU_LOOPS, Profile
 from voicemail_svc.call_control import ALL_KEYS, CallControl, CommandFailed, Hangup
-from voicemail_svc.check_menus import Media, ask, say_item
-from voicemail_svc.mailbox import Mailbox
-from voicemail_svc.messages import timestamp_of
-from voicemail_svc.profile import FIXED_KEYS, MAIN_MENU_LOOPS, Profile
+from voicemail_svc.check.callback import callback
+from voicemail_svc.check.env import CheckEnv
+from voicemail_svc.check.forward import Forwarded, forward_message
+from voicemail_svc.check.menus import ask
+from voicemail_svc.prompts import Media, say_item
+from voicemail_svc.storage.messages import timestamp_of
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +70,8 @@ def message_media(account_id: str, message: dict[str, Any]) -> str:
     return f"/{account_id}/{message['_id']}"
 
 
-async def seek(call: CallControl, direction: str, duration_ms: int) -> None:
-    """``playseek`` (bus.md 3.4), ``Insert-At: now``."""
-    playseek = getattr(call, "playseek", None)
-    if playseek is not None:
-        await playseek(direction, duration_ms)
-        return
-    # BusCallControl has no public playseek yet: send the command the way its own helpers do
-    await call._send("playseek", {"Direction": direction, "Duration": int(duration_ms)},  # type: ignore[attr-defined]
-                     insert_at="now")
-
-
 class Player:
-    def __init__(self, call: CallControl, env, box: Mailbox, *, folder: str, profile: Profile) -> None:
+    def __init__(self, call: CallControl, env: CheckEnv, box: Mailbox, *, folder: str, profile: Profile) -> None:
         self.call = call
         self.env = env
         self.box = box
@@ -107,7 +101,7 @@ class Player:
         media: list[Media] = [call.prompt("vm-message_number"), say_item(call, position, "number"),
                               {"Application-Name": "play", "Media-Name": message_media(self.env.account_id, message),
                                "Terminators": self._play_terminators(), "Endless-Playback": False}]
-        if not self.box.flag("skip_envelope"):
+        if not self.profile.skip_envelope:
             media += [call.prompt("vm-received"),
                       say_item(call, local_epoch(timestamp_of(message), self.profile.timezone), "current_date_time")]
         media.append(call.prompt("vm-message_menu"))
@@ -153,8 +147,6 @@ class Player:
             self._advance(push=True)
             return None, None
         if digit == FIXED_KEYS["message_forward"]:
-            from voicemail_svc.check_forward import Forwarded, forward_message
-
             await call.flush()
             forwarded = await forward_message(call, self.env, self.box, current, profile=self.profile)
             if forwarded is Forwarded.GOODBYE:
@@ -194,11 +186,9 @@ class Player:
             # rewind is what KAZOO meant and crashes on (spec README): a playseek back
             direction = "rewind" if digit == keys.rewind else "fastforward"
             if self.profile.seek_duration_ms > 0:
-                await seek(call, direction, self.profile.seek_duration_ms)
+                await call.playseek(direction, self.profile.seek_duration_ms)
             return self.message_audio(current), None
         if digit == FIXED_KEYS["message_callback"]:
-            from voicemail_svc.check_callback import callback
-
             result = await callback(call, self.env, self.box, current)
             if result is not None:
                 return None, Played(PlayOutcome.ENDED, result)

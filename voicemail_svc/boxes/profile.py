@@ -3,7 +3,9 @@
 ``Profile`` is frozen: keymap (voicemail.md 10.2), limits, timers and flags,
 taken from the box document, the callflow node's data and configuration
 (voicemail.md 9) in one place, ``load_profile``.  Sessions never read the box
-document or configuration for these again.
+document or configuration for these again: when a session saves the box from
+the phone, ``profile.with_box(box)`` reads the box's flags (``is_setup``,
+``require_pin``, ``skip_envelope``, ``announcement_only``, ...) once more.
 
 API (stable; ``check`` uses it too)::
 
@@ -27,12 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Mapping
 
 from services.config import keys as config_keys
 from voicemail_svc.call_control import Timers
-from voicemail_svc.mailbox import Mailbox, Mailboxes, is_true
+from voicemail_svc.boxes.mailbox import Mailbox, Mailboxes, is_true
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +155,26 @@ class Profile:
     is_setup: bool = False
     not_configurable: bool = False
     oldest_message_first: bool = False
+
+    def with_box(self, box: Mailbox) -> "Profile":
+        """This profile after ``box`` was saved from the phone (new PIN, greeting, setup done, announcement
+        toggled): the box's flags read again, everything else (config, callflow data) as it was."""
+        return replace(self, **box_flags(box, force_require_pin=self.force_require_pin))
+
+
+BOX_FLAGS = ("skip_greeting", "skip_instructions", "skip_envelope", "announcement_only", "play_greeting_intro",
+             "use_person_not_available", "check_if_owner", "is_setup", "not_configurable", "oldest_message_first")
+
+
+def box_flags(box: Mailbox | None, *, force_require_pin: bool) -> dict[str, bool]:
+    """The profile fields that are the box's own flags (voicemail.md 2.1); all false without a box."""
+    def flag(name: str) -> bool:
+        return box.flag(name) if box is not None else False
+
+    return {
+        "require_pin": force_require_pin or flag("require_pin"),
+        **{name: flag(name) for name in BOX_FLAGS},
+    }
 
 
 def positive_int(value: Any) -> int | None:
@@ -282,23 +304,13 @@ async def load_profile(config, *, box: Mailbox | None, data: Mapping[str, Any], 
         max_login_attempts=int(c["login_attempts"]),
         max_pin_length=int(c["pin_length"]),
         max_box_number_length=int(c["box_number_length"]),
-        require_pin=force_pin or box_flag("require_pin"),
         force_require_pin=force_pin,
         ff_rw_enabled=bool(c["ff_rw"]) and box_flag("is_voicemail_ff_rw_enabled"),
         seek_duration_ms=int(seek),
         forward_type=str(c["forward_type"]),
         operator_number=str(operator_number),
         timezone=c.get("timezone", "America/Los_Angeles"),
-        skip_greeting=box_flag("skip_greeting"),
-        skip_instructions=box_flag("skip_instructions"),
-        skip_envelope=box_flag("skip_envelope"),
-        announcement_only=box_flag("announcement_only"),
-        play_greeting_intro=box_flag("play_greeting_intro"),
-        use_person_not_available=box_flag("use_person_not_available"),
-        check_if_owner=box_flag("check_if_owner"),
-        is_setup=box_flag("is_setup"),
-        not_configurable=box_flag("not_configurable"),
-        oldest_message_first=box_flag("oldest_message_first"),
+        **box_flags(box, force_require_pin=force_pin),
     )
 
 

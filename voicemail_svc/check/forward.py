@@ -28,18 +28,21 @@ from dataclasses import replace
 from typing import Any, Mapping
 
 from services.store import layout
-from voicemail_svc.call_control import BEEP, CallControl, CommandFailed, Hangup
-from voicemail_svc.check_greetings import review
-from voicemail_svc.check_menus import ask
-from voicemail_svc.mailbox import Mailbox
-from voicemail_svc.messages import content_type_of, message_name
-from voicemail_svc.notify import StoredMessage, call_fields
-from voicemail_svc.profile import FIXED_KEYS, MAIN_MENU_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+from voicemail_svc.boxes.mailbox import Mailbox
+from voicemail_svc.boxes.profile import FIXED_KEYS, MAIN_MENU_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+from voicemail_svc.call_control import CallControl, CommandFailed, Hangup
+from voicemail_svc.check.env import CheckEnv
+from voicemail_svc.check.greetings import review
+from voicemail_svc.check.menus import ask
+from voicemail_svc.notify.notifier import call_fields
+from voicemail_svc.prompts import Media, beep_item
+from voicemail_svc.storage.messages import content_type_of, message_name
+from voicemail_svc.storage.spool import StoredMessage
 
 log = logging.getLogger(__name__)
 
 
-async def _destination(call: CallControl, env, source: Mailbox, profile: Profile) -> Mailbox | None:
+async def _destination(call: CallControl, env: CheckEnv, source: Mailbox, profile: Profile) -> Mailbox | None:
     tries = 1
     while tries <= profile.max_login_attempts:
         digits = await ask(call, [call.prompt("vm-enter_forward_id")], profile=profile,
@@ -71,12 +74,12 @@ async def _prepend_choice(call: CallControl, profile: Profile) -> str:
     return "goodbye"
 
 
-async def _record_intro(call: CallControl, env, dest: Mailbox) -> int:
+async def _record_intro(call: CallControl, env: CheckEnv, dest: Mailbox) -> int:
     """Record and review an introduction; its length in ms."""
     dest_profile = await env.profile(dest, typed=True)
     while True:
-        media: list[Any] = [] if dest.flag("skip_instructions") else [call.prompt("vm-record_message")]
-        media.append({"Application-Name": "tones", "Tones": [dict(t) for t in BEEP]})
+        media: list[Media] = [] if dest_profile.skip_instructions else [call.prompt("vm-record_message")]
+        media.append(beep_item())
         await call.play_many(media)
         name = f"{os.urandom(16).hex()}.{dest_profile.media_extension}"
         recorded = await call.record(name, time_limit_s=dest_profile.max_message_length_s,
@@ -94,7 +97,7 @@ class Forwarded(enum.Enum):
     GOODBYE = "goodbye"                 # the prepend menu's loop limit: the session ends with vm-goodbye
 
 
-async def forward_message(call: CallControl, env, source: Mailbox, message: Mapping[str, Any], *,
+async def forward_message(call: CallControl, env: CheckEnv, source: Mailbox, message: Mapping[str, Any], *,
                           profile: Profile) -> Forwarded:
     dest = await _destination(call, env, source, profile)
     if dest is None:
@@ -118,7 +121,7 @@ async def forward_message(call: CallControl, env, source: Mailbox, message: Mapp
     return Forwarded.DELIVERED
 
 
-async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, message: Mapping[str, Any], *,
+async def deliver(call: CallControl, env: CheckEnv, source: Mailbox, dest: Mailbox, message: Mapping[str, Any], *,
                   intro_ms: int) -> dict:
     """5.8 step 5: the copy, its audio, ``vm-forward_confirmed``, then notification and MWI.
 
@@ -153,14 +156,11 @@ async def deliver(call: CallControl, env, source: Mailbox, dest: Mailbox, messag
     await call.play(call.prompt("vm-forward_confirmed"))
     length = int(metadata.get("length") or 0) + int(intro_ms)
     info = replace(env.call_info, to_user=dest.number)
-    if env.deps.notifier is not None:
-        # voicemail_new waits for the notifier (up to notify_publisher_timeout_ms): in the
-        # background, so the caller goes on with the next message instead of waiting in silence
-        env.deps.background.spawn(env.deps.notifier.message_stored(StoredMessage(
-            account_id=account_id, box_id=dest.id, message_id=stored["_id"], length_ms=length,
-            call=call_fields(info), after_notify=dest_profile.after_notify,
-            vm_delete_amqp=dest_profile.vm_delete_amqp, transcribe=False,
-            notify_timeout_ms=dest_profile.notify_timeout_ms)), name=f"vm-forward-notify-{stored['_id']}")
-    else:
-        await env.publish_mwi(dest)
+    # voicemail_new waits for the notifier (up to notify_publisher_timeout_ms): in the
+    # background, so the caller goes on with the next message instead of waiting in silence
+    env.deps.background.spawn(env.deps.notifier.message_stored(StoredMessage(
+        account_id=account_id, box_id=dest.id, message_id=stored["_id"], length_ms=length,
+        call=call_fields(info), after_notify=dest_profile.after_notify,
+        vm_delete_amqp=dest_profile.vm_delete_amqp, transcribe=False,
+        notify_timeout_ms=dest_profile.notify_timeout_ms)), name=f"vm-forward-notify-{stored['_id']}")
     return stored

@@ -1,6 +1,5 @@
 """Audio and digit helpers shared by the check menus (voicemail.md 0.4, 5.5, 10.1).
 
-* ``say_item`` builds a ``say`` element for a queued macro;
 * ``count_announcement`` is the table of 5.5;
 * ``ask`` queues audio behind a marker and collects digits over it (the
   ``collect`` primitive of 0.4), with the box profile's timers.
@@ -8,16 +7,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
+from voicemail_svc.boxes.profile import Profile
 from voicemail_svc.call_control import ALL_KEYS, CallControl
-
-Media = str | dict[str, Any]
-
-
-def say_item(call: CallControl, text: str | int, type_: str) -> dict[str, Any]:
-    return {"Application-Name": "say", "Say-Text": str(text), "Type": type_, "Method": "pronounced",
-            "Language": call.language}
+from voicemail_svc.prompts import Media, say_item
 
 
 def count_announcement(call: CallControl, new: int, saved: int) -> list[Media]:
@@ -37,7 +31,7 @@ def count_announcement(call: CallControl, new: int, saved: int) -> list[Media]:
     return out
 
 
-async def ask(call: CallControl, media: Sequence[Media], *, profile, max_digits: int = 1,
+async def ask(call: CallControl, media: Sequence[Media], *, profile: Profile, max_digits: int = 1,
               terminators: Iterable[str] = ("#",), flush_on_digit: bool = True,
               play_terminators: Sequence[str] = ALL_KEYS) -> str:
     """Queue ``media`` and collect up to ``max_digits`` over it (0.4 collect), with ``profile``'s timers."""

@@ -6,10 +6,8 @@ restrictions decide: the authorizing device, then its owner (else the box
 owner), then the account -- the first document that has a rule for the
 number's classification wins.  The number is normalised with the account's
 ``dial_plan`` and the E.164 converters, then looked up like a dialled number
-(exact, patterns, then the account's ``no_match`` callflow, which 5.7 step 4
-accepts).  The service's ``deps.find_callflow`` is the operator lookup and
-refuses ``no_match``, so the callback reads the account's callflows itself
-(``callflow_svc.lookup``, without a cache: callbacks are rare).
+with the service's one finder, ``deps.find_callflow`` (exact, patterns, then
+the account's ``no_match`` callflow, which 5.7 step 4 accepts).
 
 ``callback`` returns the module result (``continue_with_flow`` with the
 callback flow) or ``None`` after playing why it cannot call back (the
@@ -26,8 +24,9 @@ from typing import Any, Mapping
 
 from services.messages.etf import ActionResult
 from services.routing.numbers import normalize
+from voicemail_svc.boxes.mailbox import Mailbox
 from voicemail_svc.call_control import CallControl
-from voicemail_svc.mailbox import Mailbox
+from voicemail_svc.check.env import CheckEnv
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def _denies(doc: Mapping[str, Any] | None, classification: str) -> bool | None:
     return rule["action"] == "deny"
 
 
-async def callback(call: CallControl, env, box: Mailbox, message: Mapping[str, Any]) -> ActionResult | None:
+async def callback(call: CallControl, env: CheckEnv, box: Mailbox, message: Mapping[str, Any]) -> ActionResult | None:
     metadata = message.get("metadata") if isinstance(message.get("metadata"), Mapping) else {}
     number = metadata.get("caller_id_number")
     if not isinstance(number, str) or not number:
@@ -86,7 +85,7 @@ async def callback(call: CallControl, env, box: Mailbox, message: Mapping[str, A
             await call.play(call.prompt("cf-unauthorized_call"))
             return None
         break
-    found = await find_callback_flow(env.store, env.account_id, normalized)
+    found = await env.deps.find_callflow(env.account_id, normalized, no_match=True)
     flow = found.get("flow") if isinstance(found, Mapping) else None
     if not isinstance(flow, Mapping):
         await call.play(call.prompt("fault-can_not_be_completed_as_dialed"))
@@ -94,11 +93,3 @@ async def callback(call: CallControl, env, box: Mailbox, message: Mapping[str, A
     log.info("calling back %s through callflow %s", normalized, found.get("_id"))
     return ActionResult("continue_with_flow", dict(flow))
 
-
-async def find_callback_flow(store, account_id: str, number: str) -> Mapping[str, Any] | None:
-    """The callflow document for ``number`` in the account: exact, pattern, else ``no_match`` (5.7 step 4)."""
-    from services.routing.cache import RoutingCache
-    from services.routing.lookup import Lookup
-
-    found = await Lookup(store, RoutingCache(number_ttl=0, pattern_ttl=0, doc_ttl=0)).find(account_id, number)
-    return found.doc if found is not None else None

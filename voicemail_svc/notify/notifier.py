@@ -10,8 +10,8 @@ API (stable)::
     await notifier.voicemail_deleted(doc, box_id=..., reason="dtmf")
     await notifier.message_stored(stored)     # 4.8 steps 4-7 for a message whose audio is stored
 
-``StoredMessage`` carries what ``message_stored`` needs and is plain JSON, so a
-message stored later from the spool (spool.py) is notified the same way.
+``StoredMessage`` (``storage/spool.py``) carries what ``message_stored`` needs and
+is plain JSON, so a message stored later from the spool is notified the same way.
 
 ``message_stored`` runs, in order: transcription (when on and a transcriber is
 configured), ``voicemail_new`` with a wait for a final ``notify_update``
@@ -27,14 +27,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.bus import BusError
 from services.messages import catalogue as m
 from services.store import layout
-from voicemail_svc.mailbox import CallInfo, Mailboxes
-from voicemail_svc.messages import Messages
+from voicemail_svc.boxes.mailbox import CallInfo, Mailboxes
+from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.spool import StoredMessage
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +57,6 @@ def call_fields(call: CallInfo) -> dict[str, str]:
         "Caller-ID-Name": call.caller_id_name,
         "Call-ID": call.call_id,
     }
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """A message whose audio is stored, with what its notification needs (JSON round-trips)."""
-
-    account_id: str
-    box_id: str
-    message_id: str
-    length_ms: int
-    call: Mapping[str, str] = field(default_factory=dict)       # call_fields(...)
-    after_notify: str = "nothing"                              # nothing | save | delete
-    vm_delete_amqp: bool = False
-    transcribe: bool = False
-    notify_timeout_ms: int = 30000
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "call": dict(self.call)}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "StoredMessage":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def _split(address: Any) -> tuple[str, str]:

@@ -1,22 +1,18 @@
-"""Compose: leave a message (voicemail.md 4).
+"""Compose: leave a message (voicemail.md 4), as a state machine.
 
-The session is a small state machine.  The states are named in ``State``;
-each has one coroutine in ``Compose`` that does its part of the call and
-returns the next state, or the module result (``ActionResult``) to end.
+The states are named in ``State``; each has one coroutine in ``Compose`` that
+does its part of the call and returns the next state, or the module result
+(``ActionResult``) to end.
 
-    ENTRY     answer, resolve the box (5.1), profile, counts; rules R1-R6 (4.1)
-    GREET     intro, greeting, instructions; one key (4.2)
+    ENTRY     answer, resolve the box (5.1), profile, counts; the entry rules of 4.1
+    GREET     intro, greeting (greeting.py), instructions; one key (4.2)
     ANNOUNCE  announcement-only box, caller not the owner (4.4)
     FULL      full box: voicemail_full, greeting, vm-mailbox_full (4.5)
     RECORD    beep and record (4.6)
     REVIEW    the record-review menu (4.7)
-    CHECK     hand over to check with this box (session.py describes the contract)
+    CHECK     hand over to check with this box (``deps.check``, deps.py)
 
-Saving (4.8) is ``save_message``: minimum length, the message document in the
-month database, the upload URL (upload.py) handed to the gateway with
-``send_http``, the spool (spool.py) if the store fails, then notifications,
-after-notify action and MWI (notify.py).  A message counts only once its audio
-is stored.
+Saving (4.8) is ``save.save_message``.
 """
 
 from __future__ import annotations
@@ -25,21 +21,17 @@ import asyncio
 import enum
 import logging
 import os
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from services.messages.etf import ActionResult
-from voicemail_svc import prompts
-from voicemail_svc.call_control import ALL_KEYS, CallControl, CommandFailed, Hangup, RecordResult, StoreFailed
-from voicemail_svc.mailbox import CallInfo, Mailbox
-from voicemail_svc.messages import new_message_doc
-from voicemail_svc.notify import StoredMessage, call_fields
-from voicemail_svc.profile import (ANNOUNCE_WAIT_MS, REVIEW_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile,
-                                   load_profile)
-from voicemail_svc.spool import STORED, SPOOLED, Pending
-
-if TYPE_CHECKING:
-    from voicemail_svc.session import Deps
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox
+from voicemail_svc.boxes.profile import (ANNOUNCE_WAIT_MS, REVIEW_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Keys,
+                                         Profile, load_profile)
+from voicemail_svc.call_control import ALL_KEYS, CallControl, CommandFailed, Hangup
+from voicemail_svc.compose.greeting import GREETING_INTRO, RECORD_MESSAGE, greeting
+from voicemail_svc.compose.save import Recording, save_message
+from voicemail_svc.deps import Deps
+from voicemail_svc.prompts import Media
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +51,12 @@ class State(enum.Enum):
 Step = State | ActionResult
 
 
-@dataclass(frozen=True)
-class Recording:
-    name: str                 # attachment name, <32 hex>.<ext>
-    result: RecordResult
-
-
-async def run_compose(deps: "Deps", call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> ActionResult:
+async def run_compose(deps: Deps, call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> ActionResult:
     return await Compose(deps, call, info, data).run()
 
 
 class Compose:
-    def __init__(self, deps: "Deps", call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> None:
+    def __init__(self, deps: Deps, call: CallControl, info: CallInfo, data: Mapping[str, Any]) -> None:
         self.deps = deps
         self.call = call
         self.info = info
@@ -79,7 +65,6 @@ class Compose:
         self.profile: Profile = Profile()
         self.recording: Recording | None = None
         self.message_count = 0                # new + saved at entry (the full-box check)
-        self.message_left = False             # KAZOO's call flag; not carried back to the executor
         self.states: dict[State, Callable[[], Awaitable[Step]]] = {
             State.ENTRY: self.entry,
             State.GREET: self.greet,
@@ -112,7 +97,7 @@ class Compose:
         return self.call.prompt(prompt_id)
 
     @property
-    def keys(self):
+    def keys(self) -> Keys:
         return self.profile.keys
 
     async def operator_flow(self) -> Mapping[str, Any] | None:
@@ -162,19 +147,19 @@ class Compose:
                 return State.FULL
         return State.GREET
 
-    def greeting(self) -> list:
+    def greeting(self) -> list[Media]:
         assert self.box is not None
-        return prompts.greeting(self.call, box=self.box, profile=self.profile, request_user=self.info.request_user)
+        return greeting(self.call, box=self.box, profile=self.profile, request_user=self.info.request_user)
 
     # -- GREET (4.2) -----------------------------------------------------------------------------
 
     async def greet(self) -> Step:
         items: list = []
         if self.profile.play_greeting_intro:
-            items.append(self.prompt(prompts.GREETING_INTRO))
+            items.append(self.prompt(GREETING_INTRO))
         items += self.greeting()
         if not self.profile.skip_instructions:
-            items.append(self.prompt(prompts.RECORD_MESSAGE))
+            items.append(self.prompt(RECORD_MESSAGE))
         marker = await self.call.queue_media(items)
         try:
             # no waiting once the audio ended; call_command.application_timeout guards the audio itself
@@ -225,7 +210,7 @@ class Compose:
                                                 account_db=self.info.account_db)
         groups: list[list] = []
         if self.profile.play_greeting_intro:
-            groups.append([self.prompt(prompts.GREETING_INTRO)])
+            groups.append([self.prompt(GREETING_INTRO)])
         greeting = self.greeting()
         if greeting:
             groups.append(greeting)
@@ -255,7 +240,6 @@ class Compose:
             return CONTINUE
         self.recording = Recording(name, result)
         if result.hangup:
-            self.message_left = True
             await self.save()
             return CONTINUE
         return State.REVIEW
@@ -296,7 +280,6 @@ class Compose:
                 tries += 1
             else:
                 tries += 1
-        self.message_left = True
         if outcome == "branch":
             assert operator is not None
             await self.save()
@@ -313,51 +296,12 @@ class Compose:
     # -- CHECK --------------------------------------------------------------------------------------
 
     async def check(self) -> Step:
-        if self.deps.check is None:
-            log.warning("compose hands over to check, which is not available: continuing")
-            return CONTINUE
         return await self.deps.check(self.deps, self.call, self.info, self.data, box=self.box)
 
     # -- SAVE (4.8) ----------------------------------------------------------------------------------
 
     async def save(self) -> str:
+        """Store the recording (4.8, save.py); ``dropped``, ``upload_failed``, ``stored`` or ``spooled``."""
         assert self.box is not None and self.recording is not None
         return await save_message(self.deps, self.call, self.info, box=self.box, profile=self.profile,
                                   recording=self.recording)
-
-
-async def save_message(deps: "Deps", call: CallControl, info: CallInfo, *, box: Mailbox, profile: Profile,
-                       recording: Recording) -> str:
-    """Store one new message (4.8); returns ``dropped``, ``upload_failed``, ``stored`` or ``spooled``."""
-    length = recording.result.length_ms
-    if length < profile.min_message_size_ms:
-        log.info("message of %d ms is shorter than %d ms: dropped", length, profile.min_message_size_ms)
-        return "dropped"
-    doc = new_message_doc(box=box, call=info, attachment=recording.name, length_ms=length,
-                          timezone=profile.timezone, now=deps.clock())
-    try:
-        doc = await deps.messages.create(info.account_id, doc)
-    except Exception as exc:
-        log.warning("creating message %s failed (%s); the spool will create it", doc["_id"], exc)
-    stored = StoredMessage(account_id=info.account_id, box_id=box.id, message_id=doc["_id"], length_ms=length,
-                           call=call_fields(info), after_notify=profile.after_notify,
-                           vm_delete_amqp=profile.vm_delete_amqp, transcribe=profile.transcribe,
-                           notify_timeout_ms=profile.notify_timeout_ms)
-    deps.spool.expect(Pending(account_id=info.account_id, doc=doc, attachment=recording.name, stored=stored))
-    url = deps.uploads.url_for(info.account_id, doc["_id"], recording.name)
-    try:
-        await call.store_file(f"/tmp/{recording.name}", url)
-    except StoreFailed as exc:
-        deps.spool.forget(doc["_id"])
-        log.warning("upload of message %s failed: %s; no notification, no MWI", doc["_id"], exc)
-        return "upload_failed"
-    state = deps.spool.state(doc["_id"])
-    if state == SPOOLED:
-        log.info("message %s is spooled; it is notified once stored", doc["_id"])
-        return "spooled"
-    deps.spool.forget(doc["_id"])
-    if state != STORED:
-        log.warning("the gateway reported message %s uploaded, but no upload arrived", doc["_id"])
-        return "upload_failed"
-    await deps.notifier.message_stored(stored)
-    return "stored"

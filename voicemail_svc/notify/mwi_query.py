@@ -76,7 +76,7 @@ async def resend_stored(store, mwi) -> int:
     Boxes are read with a ``Mailboxes`` of our own on ``store`` (``Mwi`` keeps its
     box reader private; ``get`` needs no configuration).
     """
-    from voicemail_svc.mailbox import Mailboxes
+    from voicemail_svc.boxes.mailbox import Mailboxes
 
     mailboxes = Mailboxes(store)
     sent = 0

@@ -14,6 +14,9 @@ Ours (spec README, defects we fix): a recording shorter than
 is still played, but no media document is created or changed and the
 previous greeting stays.  The media document is therefore written only when
 a long enough recording is saved (KAZOO creates it before recording).
+
+The recorded audio itself is not uploaded yet: the upload endpoint takes
+message attachments only (``CheckEnv.upload_recording``, docs/deviations.md).
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from typing import Any
 
 from services.store import layout
 from services.store.interface import NotFound
-from voicemail_svc.call_control import BEEP, CallControl, CommandFailed, Hangup
-from voicemail_svc.check_menus import ask
-from voicemail_svc.mailbox import Mailbox
-from voicemail_svc.messages import content_type_of
-from voicemail_svc.profile import GREETING_TIME_LIMIT_S, REVIEW_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+from voicemail_svc.boxes.mailbox import Mailbox
+from voicemail_svc.boxes.profile import GREETING_TIME_LIMIT_S, REVIEW_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
+from voicemail_svc.call_control import CallControl, CommandFailed, Hangup
+from voicemail_svc.check.env import CheckEnv
+from voicemail_svc.check.menus import ask
+from voicemail_svc.prompts import beep_item
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +75,12 @@ async def review(call: CallControl, profile: Profile, file_path: str) -> str:
     return "no_selection"
 
 
-async def record_greeting(call: CallControl, env, box: Mailbox, *, profile: Profile,
+async def record_greeting(call: CallControl, env: CheckEnv, box: Mailbox, *, profile: Profile,
                           kind: str) -> tuple[RecordOutcome, Mailbox]:
     prompt_id, _suffix, _field = KINDS[kind]
     while True:
         name = f"{os.urandom(16).hex()}.{profile.media_extension}"
-        await call.play_many([call.prompt(prompt_id), {"Application-Name": "tones", "Tones": [dict(t) for t in BEEP]}])
+        await call.play_many([call.prompt(prompt_id), beep_item()])
         recorded = await call.record(name, time_limit_s=GREETING_TIME_LIMIT_S, silence_threshold=SILENCE_THRESHOLD,
                                      silence_hits=SILENCE_HITS)
         choice = "no_selection" if recorded.hangup else await review(call, profile, recorded.file_path or name)
@@ -89,7 +93,7 @@ async def record_greeting(call: CallControl, env, box: Mailbox, *, profile: Prof
                 pass
             return RecordOutcome.ABANDONED, box
         if recorded.length_ms >= profile.min_message_size_ms:
-            box = await _store_greeting(call, env, box, kind=kind, file_name=name)
+            box = await _store_greeting(env, box, kind=kind, file_name=name)
         else:
             log.info("%s recording of %d ms is shorter than %d ms: discarded", kind, recorded.length_ms,
                      profile.min_message_size_ms)
@@ -109,7 +113,7 @@ def current_pointer(box: Mailbox, kind: str) -> str:
     return box.media(KINDS[kind][2])
 
 
-async def _store_greeting(call: CallControl, env, box: Mailbox, *, kind: str, file_name: str) -> Mailbox:
+async def _store_greeting(env: CheckEnv, box: Mailbox, *, kind: str, file_name: str) -> Mailbox:
     """Media document (reused unless an upload), the audio, then the pointer (5.9.2 step 3)."""
     _prompt, suffix, field = KINDS[kind]
     db = env.account_db
@@ -133,8 +137,7 @@ async def _store_greeting(call: CallControl, env, box: Mailbox, *, kind: str, fi
         doc["owner_id"] = box.owner_id
     layout.stamp(doc, pvt_type="media", db=db)
     saved = await store.put(db, doc)
-    await env.upload_recording(call, db=db, doc_id=saved["_id"], file_name=file_name,
-                               content_type=content_type_of(file_name))
+    env.upload_recording(doc_id=saved["_id"])
     media_id = saved["_id"]
     if _pointer_doc_is_user(box, kind):
         await _set_user_media(env, box, media_id)
@@ -144,7 +147,7 @@ async def _store_greeting(call: CallControl, env, box: Mailbox, *, kind: str, fi
     return await env.mailboxes.update(box, {"media": media})
 
 
-async def _set_user_media(env, box: Mailbox, media_id: str) -> None:
+async def _set_user_media(env: CheckEnv, box: Mailbox, media_id: str) -> None:
     db = env.account_db
     for _ in range(3):
         user = dict(await env.store.get(db, box.owner_id))

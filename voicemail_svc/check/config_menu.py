@@ -19,13 +19,13 @@ from __future__ import annotations
 import enum
 import logging
 
-from voicemail_svc import pin as pins
+from voicemail_svc.boxes.mailbox import Mailbox, box_problem, with_defaults
+from voicemail_svc.boxes.profile import CONFIG_MENU_SELECTIONS, FIXED_KEYS, NEW_PIN_TRIES, Profile
 from voicemail_svc.call_control import CallControl, CommandFailed, Hangup
-from voicemail_svc.check_box import box_problem, with_defaults
-from voicemail_svc.check_greetings import RecordOutcome, record_greeting
-from voicemail_svc.check_menus import ask
-from voicemail_svc.mailbox import Mailbox
-from voicemail_svc.profile import CONFIG_MENU_SELECTIONS, FIXED_KEYS, NEW_PIN_TRIES, Profile
+from voicemail_svc.check.pin import PIN_HASH_FIELD, new_pin_problem, with_new_pin
+from voicemail_svc.check.env import CheckEnv
+from voicemail_svc.check.greetings import RecordOutcome, record_greeting
+from voicemail_svc.check.menus import ask
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +43,21 @@ class PinOutcome(enum.Enum):
     MAX_RETRY = "max_retry"
 
 
-async def change_pin(call: CallControl, env, box: Mailbox, *, profile: Profile) -> tuple[PinOutcome, Mailbox]:
+async def change_pin(call: CallControl, env: CheckEnv, box: Mailbox, *, profile: Profile) -> tuple[PinOutcome, Mailbox]:
     """5.9.1; a hangup raises ``Hangup``."""
     tries = 1
     while True:
         first = await ask(call, [call.prompt("vm-enter_new_pin")], profile=profile, max_digits=profile.max_pin_length)
         second = await ask(call, [call.prompt("vm-enter_new_pin_confirm")], profile=profile,
                            max_digits=profile.max_pin_length)
-        problem = pins.new_pin_problem(first, second)
+        problem = new_pin_problem(first, second)
         if problem is None:
-            candidate = with_defaults(pins.with_new_pin(box.doc, first, hashing=env.settings.pin_hashing))
+            candidate = with_defaults(with_new_pin(box.doc, first, hashing=env.settings.pin_hashing))
             problem = box_problem(candidate)
             if problem is None:
                 changes = {k: v for k, v in candidate.items() if box.doc.get(k) != v}
-                if pins.PIN_HASH_FIELD in box.doc and pins.PIN_HASH_FIELD not in candidate:
-                    changes[pins.PIN_HASH_FIELD] = None
+                if PIN_HASH_FIELD in box.doc and PIN_HASH_FIELD not in candidate:
+                    changes[PIN_HASH_FIELD] = None
                 if "pin" in box.doc and "pin" not in candidate:
                     changes["pin"] = None
                 box = await env.mailboxes.update(box, changes)
@@ -70,18 +70,19 @@ async def change_pin(call: CallControl, env, box: Mailbox, *, profile: Profile) 
         tries += 1
 
 
-async def run_config(call: CallControl, env, box: Mailbox, *, profile: Profile,
+async def run_config(call: CallControl, env: CheckEnv, box: Mailbox, *, profile: Profile,
                      from_login: bool) -> tuple[ConfigOutcome, Mailbox]:
     keys = profile.keys
     selections = 1
     while True:
+        profile = profile.with_box(box)        # the box may have been saved by the last selection
         if selections > CONFIG_MENU_SELECTIONS:
             return ConfigOutcome.GOODBYE, box
         try:
             await call.flush()
         except (Hangup, CommandFailed):
             return ConfigOutcome.STOP, box
-        announcement = box.flag("announcement_only")
+        announcement = profile.announcement_only
         try:
             digit = await ask(call, [call.prompt("vm-settings_menu_announcement_on" if announcement
                                                  else "vm-settings_menu")], profile=profile)
@@ -119,7 +120,7 @@ async def run_config(call: CallControl, env, box: Mailbox, *, profile: Profile,
             return ConfigOutcome.MAIN, box
         if digit == FIXED_KEYS["config_toggle_announcement"]:
             candidate = with_defaults(box.doc)
-            candidate["announcement_only"] = not box.flag("announcement_only")
+            candidate["announcement_only"] = not announcement
             problem = box_problem(candidate)
             if problem is None:
                 box = await env.mailboxes.update(box, {k: v for k, v in candidate.items() if box.doc.get(k) != v})

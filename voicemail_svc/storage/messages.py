@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import layout
 from services.store.interface import Conflict, DatabaseNotFound, NotFound
-from voicemail_svc.mailbox import CallInfo, Mailbox
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import enum
 
+from voicemail_svc.boxes.mailbox import Mailbox
+from voicemail_svc.boxes.profile import Profile
 from voicemail_svc.call_control import CallControl, CommandFailed, Hangup
-from voicemail_svc.check_greetings import RecordOutcome, record_greeting
-from voicemail_svc.config_menu import PinOutcome, change_pin
-from voicemail_svc.mailbox import Mailbox
-from voicemail_svc.profile import Profile
+from voicemail_svc.check.config_menu import PinOutcome, change_pin
+from voicemail_svc.check.env import CheckEnv
+from voicemail_svc.check.greetings import RecordOutcome, record_greeting
 
 
 class WizardOutcome(enum.Enum):
@@ -29,7 +30,8 @@ class WizardOutcome(enum.Enum):
     END = "end"
 
 
-async def run_wizard(call: CallControl, env, box: Mailbox, *, profile: Profile) -> tuple[WizardOutcome, Mailbox]:
+async def run_wizard(call: CallControl, env: CheckEnv, box: Mailbox, *,
+                     profile: Profile) -> tuple[WizardOutcome, Mailbox]:
     try:
         await call.play(call.prompt("vm-setup_intro"))
         outcome, box = await change_pin(call, env, box, profile=profile)

@@ -1,13 +1,12 @@
 """What a check session works with, gathered once per call.
 
-``CheckEnv`` holds the call (``CallInfo``), the dependencies (store, config
-client, bus) and the shared voicemail modules built on them (``Mailboxes``,
-``Messages``, MWI, notifications, the login guard), plus ``CheckSettings``:
-the check-only settings that are not part of the shared ``Profile``
-(PIN hashing, concealed box numbers, the lockout policy).
+``CheckEnv`` holds the call (``CallInfo``), the service's ``Deps`` (store,
+config client, boxes, messages, MWI, notifications) and the login guard,
+plus ``CheckSettings``: the check-only settings that are not part of the
+shared ``Profile`` (PIN hashing, concealed box numbers, the lockout policy).
 
-The service's ``session.Deps`` (built once in ``app.py``) is what every
-session gets; ``build_env`` turns it into one call's environment.
+The service's ``deps.Deps`` (built once in ``app.py``) is what every session
+gets; ``build_env`` turns it into one call's environment.
 """
 
 from __future__ import annotations
@@ -16,11 +15,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from services.config.client import ConfigClient
 from services.store import layout
-from voicemail_svc.lockout import LockoutPolicy, LoginGuard
-from voicemail_svc.mailbox import CallInfo, Mailbox, Mailboxes
-from voicemail_svc.messages import Messages, RetentionEnforced
-from voicemail_svc.profile import Profile, load_profile
+from services.store.interface import Store
+from voicemail_svc.boxes.mailbox import CallInfo, Mailbox, Mailboxes
+from voicemail_svc.boxes.profile import Profile, load_profile
+from voicemail_svc.check.lockout import LockoutPolicy, LoginGuard
+from voicemail_svc.deps import Deps
+from voicemail_svc.storage.messages import Messages, RetentionEnforced
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class CheckSettings:
     lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
 
     @classmethod
-    async def from_config(cls, config, account_id: str | None) -> "CheckSettings":
+    async def from_config(cls, config: ConfigClient | None, account_id: str | None) -> "CheckSettings":
         if config is None:
             return cls()
         account = account_id or None
@@ -51,7 +53,7 @@ class CheckSettings:
 
 @dataclass
 class CheckEnv:
-    deps: Any                   # session.Deps
+    deps: Deps
     call_info: CallInfo
     data: Mapping[str, Any]
     settings: CheckSettings
@@ -60,11 +62,11 @@ class CheckEnv:
     retention_days: int = 93
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.deps.store
 
     @property
-    def config(self):
+    def config(self) -> ConfigClient:
         return self.deps.config
 
     @property
@@ -120,30 +122,25 @@ class CheckEnv:
 
     async def delete_message(self, box: Mailbox, message: Mapping[str, Any], *, profile: Profile) -> None:
         """Key 7 (5.6): ``voicemail_deleted`` (reason ``dtmf``) when enabled, then folder ``deleted``."""
-        if profile.vm_delete_amqp and self.deps.notifier is not None:
+        if profile.vm_delete_amqp:
             doc = await self.messages.get(self.account_id, message["_id"])
             if doc is not None:
                 await self.deps.notifier.voicemail_deleted(doc, box_id=box.id, reason="dtmf")
         await self.set_folder(box, message, "deleted")
 
-    async def upload_recording(self, call, *, db: str, doc_id: str, file_name: str, content_type: str) -> None:
-        """The recorded file into media document ``doc_id`` of ``db`` (bus.md 5.3).
+    def upload_recording(self, *, doc_id: str) -> None:
+        """Where the recorded file of media document ``doc_id`` would be uploaded (bus.md 5.3).
 
-        The upload endpoint (``upload.py``) only has a sink for message documents so far;
-        until it has one for account media, a greeting's audio is not uploaded.
+        The upload endpoint (``storage/upload.py``) takes message attachments only, so a greeting's
+        audio stays on the gateway (docs/deviations.md, "voicemail check"); this says so in the log.
         """
-        url_for_media = getattr(self.deps.uploads, "url_for_media", None)
-        if url_for_media is None:
-            log.warning("no upload sink for account media: the audio of %s stays on the gateway", doc_id)
-            return
-        await call.store_file(f"/tmp/{file_name}", url_for_media(self.account_id, doc_id, file_name))
+        log.warning("no upload sink for account media: the audio of %s stays on the gateway", doc_id)
 
     async def publish_mwi(self, box: Mailbox) -> None:
-        if self.deps.mwi is not None:
-            await self.deps.mwi.box_update(box)
+        await self.deps.mwi.box_update(box)
 
 
-async def build_env(deps, call_info: CallInfo, data: Mapping[str, Any]) -> CheckEnv:
+async def build_env(deps: Deps, call_info: CallInfo, data: Mapping[str, Any]) -> CheckEnv:
     settings = await CheckSettings.from_config(deps.config, call_info.account_id)
     return CheckEnv(deps=deps, call_info=call_info, data=dict(data), settings=settings,
                     mailboxes=deps.mailboxes, guard=LoginGuard(deps.store, settings.lockout))

@@ -7,7 +7,9 @@ document and its audio attachment at once; if the store fails, it writes both
 into ``spool_dir`` (``<doc id>.json`` and ``<doc id>.audio``, replaced
 atomically) and answers the upload as taken.  An owned background task retries
 every spooled message until it is stored, and then runs ``on_stored`` (the
-notifications and MWI of notify.py) for it.  Storing is idempotent (an
+notifications and MWI of notify/notifier.py) for it, with the message's
+``StoredMessage``: what its notification needs, plain JSON so it survives in
+the spool directory.  Storing is idempotent (an
 existing document or attachment is kept), so a retry after a partial success,
 or after a restart, does no harm.  At start the directory is scanned, so
 messages spooled before a restart are stored after it.
@@ -22,8 +24,8 @@ API (stable)::
     spool.forget(doc_id)
     await spool.stop()
 
-"stored" means the caller (compose) runs the notifications itself; "spooled"
-means the spool will, once the message is stored.
+"stored" means the caller (compose/save.py) runs the notifications itself;
+"spooled" means the spool will, once the message is stored.
 """
 
 from __future__ import annotations
@@ -33,18 +35,40 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
-from voicemail_svc.messages import Messages
-from voicemail_svc.notify import StoredMessage
-from voicemail_svc.upload import Grant
+from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.upload import Grant
 
 log = logging.getLogger(__name__)
 
 WAITING, STORED, SPOOLED = "waiting", "stored", "spooled"
 PENDING_TTL_S = 3600.0            # forget a pending message whose audio never came
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A message whose audio is stored, with what its notification needs (JSON round-trips)."""
+
+    account_id: str
+    box_id: str
+    message_id: str
+    length_ms: int
+    call: Mapping[str, str] = field(default_factory=dict)       # call_fields(...)
+    after_notify: str = "nothing"                              # nothing | save | delete
+    vm_delete_amqp: bool = False
+    transcribe: bool = False
+    notify_timeout_ms: int = 30000
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "call": dict(self.call)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "StoredMessage":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Voicemail PINs: checking an entered PIN, rules for a new PIN, optional hashing.
 
 KAZOO compares the digits typed with the box's ``pin`` string (voicemail.md
-5.3 L5) and accepts a new PIN when both entries agree and the box document
+5.3, the PIN rule) and accepts a new PIN when both entries agree and the box document
 with it passes ``vmboxes.json`` (5.9.1: a string of 4 to 6 characters, the
 whole document valid).  On top of that (spec README, "Beyond KAZOO"):
 
@@ -77,12 +77,12 @@ def clear_pin(box: Mapping[str, Any]) -> str:
 
 
 def has_pin(box: Mapping[str, Any]) -> bool:
-    """A box without a PIN cannot be entered by anyone who needs one (5.3 L4)."""
+    """A box without a PIN cannot be entered by anyone who needs one (5.3, ``login.box_without_pin``)."""
     return stored_hash(box) is not None or clear_pin(box) != ""
 
 
 def pin_matches(box: Mapping[str, Any], entered: str) -> bool:
-    """The login check of 5.3 L5: exact match, constant time; never true for a box without a PIN."""
+    """The PIN check of 5.3: exact match, constant time; never true for a box without a PIN."""
     encoded = stored_hash(box)
     if encoded is not None:
         return verify_hash(encoded, entered)
@@ -95,7 +95,7 @@ def new_pin_problem(first: str, second: str) -> str | None:
     """Why a new PIN entered twice is refused (5.9.1 step 3), or None.
 
     The rest of the box document is checked when it is saved (``box_problem``
-    in ``check_store``), as KAZOO validates the whole document.
+    in ``boxes.mailbox``), as KAZOO validates the whole document.
     """
     if not first and not second:
         return "empty"
