@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "services.commands.run",        # kzvoice run
     "services.store.commands",      # kzvoice import, kzvoice db init
     "services.config.commands",     # kzvoice config get|set|set-default|set-node|flush
+    "services.media.commands",      # kzvoice prompts import|seed
     "gateway_sim.commands",         # kzvoice call
     "gateway_sim.demo",             # kzvoice demo
     "callflow_svc.bench_command",   # kzvoice bench route

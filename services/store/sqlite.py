@@ -321,10 +321,14 @@ class SQLiteStore(Store):
     async def _get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
         return await self._run(self._read_whole, db, doc_id, name)
 
-    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
-        rowid, token, length = await self._run(self._attachment_handle, db, doc_id, name)
-        for offset in range(0, length, chunk_size):
-            yield await self._run(self._read_chunk, rowid, token, offset, chunk_size)
+    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
+                                 length: int | None = None) -> AsyncIterator[bytes]:
+        # The blob is read piece by piece (sqlite3's incremental blob I/O): a 50 MB
+        # recording never sits in memory whole.
+        rowid, token, total = await self._run(self._attachment_handle, db, doc_id, name)
+        stop = total if length is None else min(total, offset + length)
+        for start in range(offset, stop, chunk_size):
+            yield await self._run(self._read_chunk, rowid, token, start, min(chunk_size, stop - start))
 
     async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
                     include_docs: bool = False) -> list[ViewRow]:
