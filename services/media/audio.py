@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from services.store import layout
 from services.store.interface import BadRequest, NotFound, StoreError
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,12 @@ class AudioResolver:
     async def resolve(self, db: str, doc_id: str, attachment: str | None = None) -> Resolution:
         """Where the audio of ``db`` / ``doc_id`` / ``attachment`` is (``attachment`` None:
         the document's first).  Never raises for a store failure: that is an outcome."""
+        raw = _db(db)
+        if raw is None:
+            outcome: Resolution = Unresolved(Failure.NOT_FOUND, db, doc_id, attachment, "not a database name")
+            _log(outcome, db, doc_id, attachment)
+            return outcome
+        db = raw
         try:
             async with asyncio.timeout(self._timeout_s):
                 outcome = await self._resolve(db, doc_id, attachment, depth=0)
@@ -156,9 +163,9 @@ class AudioResolver:
         if depth >= MAX_LINK_DEPTH:
             return broken(Failure.NOT_FOUND, f"more than {MAX_LINK_DEPTH} links in a row")
         settings = settings if isinstance(settings, Mapping) else {}
-        target_db, target_id = _text(settings.get("att_dbname")), _text(settings.get("att_docid"))
+        target_db, target_id = _db(settings.get("att_dbname")), _text(settings.get("att_docid"))
         if not target_db or not target_id:
-            return broken(Failure.NOT_FOUND, "link without att_dbname and att_docid")
+            return broken(Failure.NOT_FOUND, "link without a valid att_dbname and att_docid")
         target = await self._resolve(target_db, target_id, _text(settings.get("att_name")), depth=depth + 1,
                                      via=LINK_HANDLER)
         if isinstance(target, Unresolved):
@@ -180,6 +187,14 @@ def _entries(value: Any) -> dict[str, Mapping[str, Any]]:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _db(value: Any) -> str | None:
+    """A database name in the store's raw form (links carry it encoded)."""
+    try:
+        return layout.normalize_db_name(value) if isinstance(value, str) else None
+    except layout.InvalidName:
+        return None
 
 
 def _text(value: Any) -> str | None:

@@ -131,6 +131,12 @@ async def seed_world(store) -> World:
 # --- stores -------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def prompt_cache(tmp_path_factory) -> Path:
+    """One speech cache for the session: espeak-ng runs once per prompt per test run."""
+    return tmp_path_factory.mktemp("prompt-cache")
+
+
 @pytest.fixture(params=BACKENDS)
 async def store(request, tmp_path):
     """An empty store of each backend; databases a test creates on CouchDB are deleted after it."""
@@ -175,19 +181,25 @@ async def start_media(amqp_url):
     services: list[MediaService] = []
     cleanups: list[Callable[[], Awaitable[Any]]] = []
 
-    async def start(store, *, secret: str | None = "media-test-secret", clock: Clock | None = None,
-                    ttl_s: float = 7200, budget_s: float = 1.5) -> MediaService:
-        clock = clock or Clock()
-        settings = Settings(amqp_url=amqp_url, node=f"media@test-{len(services)}", upload_secret=secret or "")
+    def context_for(store, settings: Settings) -> ServiceContext:
         context = ServiceContext(settings, _store=store)
 
         async def close_context() -> None:
             context._store = None          # the store fixture closes the store
             await context.close()
         cleanups.append(close_context)
+        return context
+
+    async def start(store, *, secret: str | None = "media-test-secret", clock: Clock | None = None,
+                    ttl_s: float = 7200, budget_s: float = 1.5, config_store=None) -> MediaService:
+        """``config_store``: the store config_svc reads (default ``store``)."""
+        clock = clock or Clock()
+        settings = Settings(amqp_url=amqp_url, node=f"media@test-{len(services)}", upload_secret=secret or "")
+        context = context_for(store, settings)
         if not services:
-            await store.create_db(layout.SYSTEM_CONFIG_DB)
-            config_svc = build_config(context)
+            config_store = config_store or store
+            await config_store.create_db(layout.SYSTEM_CONFIG_DB)
+            config_svc = build_config(context_for(config_store, settings.with_(node="config@test")))
             await config_svc.start()
             cleanups.append(lambda: config_svc.stop(2.0))
         bus = await context.bus("voicemail")
@@ -228,7 +240,7 @@ async def media(start_media, store, world) -> MediaService:
 @dataclass
 class Fetched:
     status: int
-    headers: dict[str, str]
+    headers: Any        # case-insensitive, as HTTP headers are
     body: bytes
 
 
@@ -285,7 +297,7 @@ class TestGateway:
 
     async def fetch(self, url: str, *, method: str = "GET", headers: dict | None = None) -> Fetched:
         async with self.http.request(method, url, headers=headers or {}) as response:
-            return Fetched(response.status, dict(response.headers), await response.read())
+            return Fetched(response.status, response.headers.copy(), await response.read())
 
     async def stream_url(self, media_name: str) -> str:
         replies = await self.ask(media_name)
