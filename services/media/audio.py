@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_LINK_DEPTH = 3
 LINK_HANDLER = "kz_att_link"
-STREAM_CHUNK = 128 * 1024
+STREAM_CHUNK = 256 * 1024       # one piece is read ahead while the last one is written
 DEFAULT_TIMEOUT_S = 1.5
 
 _BY_EXTENSION = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "audio/mp4"}
@@ -119,10 +119,11 @@ class AudioResolver:
         return outcome
 
     def open(self, audio: Audio, *, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
-        """The bytes of ``audio`` (a window of them), streamed from the store chunk by chunk."""
+        """The bytes of ``audio`` (a window of them), streamed from the store in ``chunk_size``
+        pieces, the next one read while the caller sends the last: at most two are held."""
         source = audio.source
-        return self._store.stream_attachment(source.db, source.doc_id, source.attachment,
-                                             chunk_size=self.chunk_size, offset=offset, length=length)
+        return _read_ahead(self._store.stream_attachment(source.db, source.doc_id, source.attachment,
+                                                         chunk_size=self.chunk_size, offset=offset, length=length))
 
     async def _resolve(self, db: str, doc_id: str, attachment: str | None, *, depth: int,
                        via: str | None = None) -> Resolution:
@@ -176,6 +177,32 @@ class AudioResolver:
         return Audio(link, target.source, content_type_of(link.attachment, entry.get("content_type")
                                                           or target.content_type),
                      target.length, target.digest, target.links + 1)
+
+
+async def _read_ahead(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` with the next one already being read while the current one is used."""
+    iterator = chunks.__aiter__()
+    pending: asyncio.Future = asyncio.ensure_future(iterator.__anext__())
+    try:
+        while True:
+            try:
+                chunk = await pending
+            except StopAsyncIteration:
+                return
+            pending = asyncio.ensure_future(iterator.__anext__())
+            yield chunk
+    finally:
+        if not pending.done():
+            pending.cancel()
+            try:
+                await pending
+            except (asyncio.CancelledError, StopAsyncIteration, StoreError):
+                pass
+        elif not pending.cancelled() and pending.exception() is not None:
+            pending.exception()         # retrieved: the caller stopped before it mattered
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _entries(value: Any) -> dict[str, Mapping[str, Any]]:

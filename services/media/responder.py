@@ -15,8 +15,12 @@ request gets exactly one reply.  For each request:
 The whole answer is bounded by ``budget_s`` (default 1.5 s, under the gateway's
 2000 ms wait): a store that does not answer in time gives ``store_unavailable``.
 An invalid request is logged once and dropped by the consumer (no reply); a request
-without ``Server-ID`` is resolved, for the log, and not answered.  Nothing is cached,
-so a stored or changed prompt is seen by the next request (MED-019).
+without ``Server-ID`` is resolved, for the log, and not answered.
+
+What a name resolved to is remembered (:mod:`services.media.answers`) and forgotten
+on any ``configuration`` event about media, accounts or their configuration, which
+a queue of this responder's own receives; so a stored or changed prompt is seen by
+the next request after its event (MED-019).  Misses and errors are never kept.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from services.bus import Bus
-from services.bus.exchanges import KAPPS
+from services.bus import Bus, unique_queue_name
+from services.bus.exchanges import CONFIGURATION, KAPPS
 from services.media import names
-from services.media.audio import Audio, AudioResolver, Failure, Unresolved
+from services.media.answers import EVENT_BINDINGS, Answers, flushes
+from services.media.audio import AudioResolver, Failure, Place, Unresolved
 from services.media.endpoint import MediaEndpoint
 from services.media.prompts import PromptLookup
 from services.messages import catalogue as m
@@ -70,7 +75,8 @@ STORE_UNAVAILABLE = _FAILURES[Failure.STORE_UNAVAILABLE]
 
 class MediaResponder:
     def __init__(self, bus: Bus, resolver: AudioResolver, endpoint: MediaEndpoint, prompts: PromptLookup, *,
-                 queue: str = QUEUE, budget_s: float = DEFAULT_BUDGET_S, prefetch: int = 64) -> None:
+                 queue: str = QUEUE, budget_s: float = DEFAULT_BUDGET_S, prefetch: int = 64,
+                 answers: Answers | None = None) -> None:
         self._bus = bus
         self._resolver = resolver
         self._endpoint = endpoint
@@ -78,7 +84,9 @@ class MediaResponder:
         self.queue_name = queue
         self._budget_s = budget_s
         self._prefetch = prefetch
+        self.answers = answers if answers is not None else Answers()
         self._consumer = None
+        self._events = None
         self.answered = 0
         self.unanswered = 0
 
@@ -88,6 +96,14 @@ class MediaResponder:
             # ecallmgr refuses any other Stream-URL (media.md 6.3): fail at start, not per call
             raise ValueError(f"media Stream-URLs would start with {base or '(nothing)'!r}; a gateway needs "
                              "http:// (set KZ_PUBLIC_URL to an http:// address)")
+        # the change events first, so nothing remembered can miss one
+        events = await self._bus.consumer(unique_queue_name("media_events"), exclusive=True, auto_delete=True)
+        for binding in EVENT_BINDINGS:
+            await events.bind(CONFIGURATION, binding)
+        for spec in m.DOC_CHANGES.values():
+            events.on(spec, self._on_change)
+        await events.start(exclusive=True)
+        self._events = events
         consumer = await self._bus.consumer(self.queue_name, exclusive=False, auto_delete=True,
                                             prefetch=self._prefetch)
         await consumer.bind(KAPPS, m.MEDIA_REQ_KEY)
@@ -98,14 +114,22 @@ class MediaResponder:
         return self
 
     async def stop(self, drain_timeout: float = 5.0) -> bool:
-        if self._consumer is None:
-            return True
-        consumer, self._consumer = self._consumer, None
-        return await consumer.stop(drain_timeout)
+        drained = True
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            drained = await consumer.stop(drain_timeout)
+        if self._events is not None:
+            events, self._events = self._events, None
+            await events.stop(1.0)
+        return drained
 
     @property
     def ready(self) -> bool:
-        return self._consumer is not None and self._consumer.running
+        return all(c is not None and c.running for c in (self._consumer, self._events))
+
+    async def _on_change(self, message: Message) -> None:
+        if flushes(message):
+            self.answers.flush(f"{message.spec.name} {message.get('Database')}/{message.get('ID')}")
 
     async def answer(self, media_name: str) -> Answer:
         """What a media_req for ``media_name`` is answered with."""
@@ -123,24 +147,31 @@ class MediaResponder:
         name = names.parse(media_name)
         if isinstance(name, names.TtsName):
             return UNSUPPORTED_TTS
+        if isinstance(name, names.InvalidName):
+            log.info("media name %s: %s", media_name, name.reason)
+            return _error("other", INVALID_MEDIA_NAME)
+        remembered = isinstance(name, names.PromptName) or name.attachment is None
+        if remembered:
+            place = self.answers.get(media_name)
+            if place is not None:
+                return self._stream_url(place)
+        generation = self.answers.generation
         if isinstance(name, names.PromptName):
             found = await self._prompts.find(name)
             if found is None:
                 log.info("prompt %s not found in any language", media_name)
                 return _error("not_found", INVALID_MEDIA_NAME)
             name = found
-        if isinstance(name, names.InvalidName):
-            log.info("media name %s: %s", media_name, name.reason)
-            return _error("other", INVALID_MEDIA_NAME)
         audio = await self._resolver.resolve(name.db, name.doc_id, name.attachment)
         if isinstance(audio, Unresolved):
             if audio.failure is Failure.UNSUPPORTED_STORAGE:
                 return _error("other", f"unsupported_storage:{audio.handler}")
             return _FAILURES[audio.failure]
-        return self._stream_url(audio)
+        if remembered:
+            self.answers.keep(media_name, audio.requested, generation=generation)
+        return self._stream_url(audio.requested)
 
-    def _stream_url(self, audio: Audio) -> Answer:
-        place = audio.requested
+    def _stream_url(self, place: Place) -> Answer:
         return Answer(stream_url=self._endpoint.url_for(place.db, place.doc_id, place.attachment))
 
     async def _on_request(self, message: Message) -> None:

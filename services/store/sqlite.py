@@ -231,13 +231,19 @@ class SQLiteStore(Store):
         rowid, _, _ = self._attachment_handle(db, doc_id, name)
         return self._conn.execute("SELECT data FROM attachments WHERE rowid = ?", (rowid,)).fetchone()[0]
 
-    def _read_chunk(self, rowid: int, token: str, offset: int, size: int) -> bytes:
+    def _open_blob(self, rowid: int, token: str) -> sqlite3.Blob:
         row = self._conn.execute("SELECT token FROM attachments WHERE rowid = ?", (rowid,)).fetchone()
         if row is None or row[0] != token:
-            raise StoreError("attachment was replaced or deleted while it was being read")
-        with self._conn.blobopen("attachments", "data", rowid, readonly=True) as blob:
+            raise StoreError("attachment was replaced or deleted before it could be read")
+        return self._conn.blobopen("attachments", "data", rowid, readonly=True)
+
+    @staticmethod
+    def _read_blob(blob: sqlite3.Blob, offset: int, size: int) -> bytes:
+        try:
             blob.seek(offset)
             return blob.read(size)
+        except sqlite3.OperationalError as exc:     # the row was written meanwhile: the handle is void
+            raise StoreError(f"attachment was replaced or deleted while it was being read ({exc})") from None
 
     def _query(self, db: str, view_name: str, key: Any, include_docs: bool) -> list[ViewRow]:
         self._require_db(db)
@@ -324,11 +330,22 @@ class SQLiteStore(Store):
     async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
                                  length: int | None = None) -> AsyncIterator[bytes]:
         # The blob is read piece by piece (sqlite3's incremental blob I/O): a 50 MB
-        # recording never sits in memory whole.
+        # recording never sits in memory whole.  One blob handle serves the whole stream:
+        # reopening it per chunk would walk the blob's overflow pages from the start each
+        # time (quadratic in its size).  A write to the same row voids the handle.
         rowid, token, total = await self._run(self._attachment_handle, db, doc_id, name)
         stop = total if length is None else min(total, offset + length)
-        for start in range(offset, stop, chunk_size):
-            yield await self._run(self._read_chunk, rowid, token, start, min(chunk_size, stop - start))
+        if offset >= stop:
+            return
+        blob = await self._run(self._open_blob, rowid, token)
+        try:
+            for start in range(offset, stop, chunk_size):
+                yield await self._run(self._read_blob, blob, start, min(chunk_size, stop - start))
+        finally:
+            try:
+                await self._run(blob.close)
+            except StoreError:      # the store was closed first, and its connection with the handle
+                pass
 
     async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
                     include_docs: bool = False) -> list[ViewRow]:

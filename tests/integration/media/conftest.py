@@ -26,6 +26,7 @@ import pytest
 
 from services.bus import Bus, open_transport
 from services.config.client import ConfigClient
+from services.media.answers import Answers
 from services.media.audio import AudioResolver
 from services.media.endpoint import MediaEndpoint, StandaloneSite
 from services.media.prompts import PromptLookup
@@ -170,6 +171,19 @@ class MediaService:
     def url(self) -> str:
         return self.site.url
 
+    @property
+    def flushes(self) -> int:
+        """How often the responder dropped what it remembered (configuration events)."""
+        return self.responder.answers.flushes
+
+    async def flushed_since(self, before: int, timeout: float = 5.0) -> None:
+        """Wait until a configuration event has reached the responder after ``before``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.flushes <= before:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no configuration event reached the media responder")
+            await asyncio.sleep(0.01)
+
 
 @pytest.fixture
 async def start_media(amqp_url):
@@ -212,8 +226,8 @@ async def start_media(amqp_url):
         site = await StandaloneSite(endpoint).start()
         site_url = site.url
         cleanups.append(site.stop)
-        responder = await MediaResponder(bus, resolver, endpoint, PromptLookup(store, config),
-                                         budget_s=budget_s).start()
+        responder = await MediaResponder(bus, resolver, endpoint, PromptLookup(store, config), budget_s=budget_s,
+                                         answers=Answers(clock=clock)).start()
         cleanups.append(lambda: responder.stop(2.0))
         service = MediaService(store, clock, responder, endpoint, site, config)
         services.append(service)

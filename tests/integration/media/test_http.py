@@ -194,3 +194,32 @@ async def test_med_050mb_attachment_is_streamed_without_being_held_in_memory(tmp
           f"RSS growth {(rss_peak - rss_before) / 1e6:.1f} MB")
     assert traced_peak < 8 * 1024 * 1024, traced_peak
     assert rss_peak - rss_before < 20 * 1024 * 1024, rss_peak - rss_before
+
+
+async def test_attachment_replaced_mid_stream_cuts_the_response_short(tmp_path, caplog):
+    """A GET never completes with a mix of old and new bytes: the connection is cut."""
+    size = 24 * 1024 * 1024          # more than the socket buffers between the two sides take
+    async with open_store(f"sqlite:///{tmp_path / 'cut.sqlite3'}") as store:
+        await store.create_db(A_DB)
+        rev = await store.put_attachment(A_DB, "m", "m.wav", os.urandom(size), content_type="audio/wav", rev=None)
+        endpoint = MediaEndpoint(AudioResolver(store), UrlSigner("s"), base_url=lambda: site.url)
+        site = await StandaloneSite(endpoint).start()
+        caplog.set_level(logging.WARNING)
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(endpoint.url_for(A_DB, "m", "m.wav")) as response:
+                    received = len(await response.content.readany())
+                    await store.put_attachment(A_DB, "m", "m.wav", b"new" * 1000, content_type="audio/wav", rev=rev)
+                    try:
+                        async for chunk in response.content.iter_chunked(65536):
+                            received += len(chunk)
+                        cut = False
+                    except aiohttp.ClientPayloadError:
+                        cut = True
+                # the client gone mid-stream does not disturb the next request
+                async with http.get(endpoint.url_for(A_DB, "m", "m.wav")) as again:
+                    assert await again.read() == b"new" * 1000
+        finally:
+            await site.stop()
+    assert cut and received < size
+    assert any("stopped after" in r.getMessage() for r in caplog.records)

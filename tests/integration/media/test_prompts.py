@@ -38,7 +38,9 @@ async def test_med_013_regional_language_falls_back_to_its_primary_language(medi
 
 async def test_med_014_unknown_language_falls_back_to_media_default_language(media, store, world, gateway):
     await gateway.resolves_to(f"prompt://{A}/vm-person/de-de", attachment="vm-person.wav", data=world.s_en)
+    before = media.flushes
     await _set_system_default_language(media, "fr")
+    await media.flushed_since(before)           # config_svc's change event
     await gateway.resolves_to(f"prompt://{A}/vm-person/de-de", attachment="vm-person.wav", data=world.s_fr)
 
 
@@ -96,6 +98,7 @@ async def test_med_019_stored_override_is_used_after_its_configuration_event(med
     await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.wav", data=world.s_en)
     a_en = await _override(store)
     saved = await store.get(A_DB, "en-us/vm-person")
+    before = media.flushes
     publisher = Bus(open_transport(amqp_url), VALIDATOR, app_name="crossbar", node="crossbar@test")
     await publisher.start()
     try:
@@ -104,4 +107,24 @@ async def test_med_019_stored_override_is_used_after_its_configuration_event(med
                                                                "Account-ID": A})
     finally:
         await publisher.close()
+    await media.flushed_since(before)
     await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.mp3", data=a_en)
+
+
+async def test_med_019_without_an_event_the_change_is_seen_once_the_answer_expires(media, store, world, gateway):
+    await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.wav", data=world.s_en)
+    await _quiet(media)                       # config_svc's write-backs of the defaults are announced too
+    await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.wav", data=world.s_en)
+    a_en = await _override(store)             # a direct store edit: nobody announces it
+    media.clock.advance(299)
+    await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.wav", data=world.s_en)
+    media.clock.advance(2)                    # past the 300 s an answer is kept
+    await gateway.resolves_to(f"prompt://{A}/vm-person/en-us", attachment="vm-person.mp3", data=a_en)
+
+
+async def _quiet(media, period: float = 0.3) -> None:
+    """Until no configuration event has reached the responder for ``period`` seconds."""
+    seen = -1
+    while seen != media.flushes:
+        seen = media.flushes
+        await asyncio.sleep(period)
