@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from pathlib import Path
 
 from services.media.system_prompts import PROMPT_IDS
-from services.store import StoreError, open_store
+from services.store import open_store
+from services.store.commands import command_settings, run_on_store, usage
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,27 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     seed.add_argument("--cache-dir", type=Path,
                       help="where generated speech is kept between runs (default ~/.cache/kzvoice/prompts)")
     seed.set_defaults(func=run_seed)
-    prompts.set_defaults(func=lambda args: _usage(prompts))
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return 2
-
-
-def _settings():
-    from services.logging import configure
-    from services.settings import Settings
-
-    settings = Settings.from_env()
-    configure(settings.log_level, settings.log_format)
-    return settings
+    prompts.set_defaults(func=lambda args: usage(prompts))
 
 
 def run_import(args: argparse.Namespace) -> int:
     from services.media.seeding import import_prompts
 
-    settings = _settings()
+    settings = command_settings()
     if not args.directory.is_dir():
         print(f"kzvoice prompts import: {args.directory}: no such folder", file=sys.stderr)
         return 2
@@ -74,22 +60,18 @@ def run_import(args: argparse.Namespace) -> int:
             report = await import_prompts(store, args.directory, language=args.lang)
         for prompt_id in report.written:
             print(f"written {report.language}/{prompt_id}", flush=True)
-        for line in report.errors:
+        for line in report.failed:
             print(f"error: {line}", file=sys.stderr, flush=True)
-        print(report.summary(), flush=True)
-        return 1 if report.errors else 0
+        print(report.summary("unchanged"), flush=True)
+        return 1 if report.failed else 0
 
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"kzvoice prompts import: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("prompts import", main)
 
 
 def run_seed(args: argparse.Namespace) -> int:
     from services.media.seeding import PromptVoice, seed_prompts
 
-    settings = _settings()
+    settings = command_settings()
 
     async def main() -> int:
         voice = PromptVoice(cache_dir=args.cache_dir, espeak=None if args.tone else "auto")
@@ -101,8 +83,4 @@ def run_seed(args: argparse.Namespace) -> int:
               f"{voice.from_cache} from the cache)", flush=True)
         return 1 if report.failed else 0
 
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"kzvoice prompts seed: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("prompts seed", main)

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from typing import Callable
 from urllib.parse import quote
 
 from aiohttp import web
 
+from services.http import base_url, serve
 from services.media.audio import Audio, AudioResolver, Failure, Unresolved
 from services.media.signer import Purpose, TokenRefused, UrlSigner
 from services.store.interface import StoreError
@@ -181,22 +181,15 @@ class StandaloneSite:
         self.endpoint = endpoint
         self._host = host
         self._port = port
-        self._public_url = public_url.rstrip("/")
+        self._public_url = public_url
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     async def start(self) -> "StandaloneSite":
         app = web.Application()
         self.endpoint.mount(app)
-        # no access log: a request line carries a token
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        port = sockets[0].getsockname()[1] if sockets else self._port
-        host = self._host if self._host not in ("", "0.0.0.0", "::") else socket.gethostname()
-        self.url = self._public_url or f"http://{host}:{port}"
+        self._runner, port = await serve(app, host=self._host, port=self._port)
+        self.url = base_url(self._host, port, self._public_url)
         return self
 
     async def stop(self) -> None:

@@ -192,21 +192,22 @@ def _fix_streamed_wav(data: bytes) -> bytes:
 
 
 @dataclass
-class SeedReport:
+class Report:
+    """What a seeding or an import did, prompt by prompt."""
+
     language: str
     written: list[str] = field(default_factory=list)
-    present: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)        # already stored (with these bytes, for an import)
+    failed: list[str] = field(default_factory=list)      # prompt ids, or for an import "<file>: <why>"
 
-    def summary(self) -> str:
-        text = (f"system prompts ({self.language}): {len(self.written)} written, "
-                f"{len(self.present)} already stored")
-        return text + (f", {len(self.failed)} failed ({', '.join(self.failed)})" if self.failed else "")
+    def summary(self, kept: str = "already stored") -> str:
+        text = f"prompts ({self.language}): {len(self.written)} written, {len(self.kept)} {kept}"
+        return text + (f", {len(self.failed)} failed" if self.failed else "")
 
 
 async def seed_prompts(store, *, language: str | None = None, voice: PromptVoice | None = None,
                        lengths: Mapping[str, float] | None = None,
-                       prompt_ids: Iterable[str] | None = None) -> SeedReport:
+                       prompt_ids: Iterable[str] | None = None) -> Report:
     """Write the prompts ``system_media`` lacks in ``language`` (default: the stored
     ``media.default_language``).  ``lengths``: prompt id -> seconds, for a tone of exactly
     that length (tests that time calls); ``prompt_ids``: a subset of the list."""
@@ -219,10 +220,10 @@ async def seed_prompts(store, *, language: str | None = None, voice: PromptVoice
         raise ValueError(f"not system prompts: {', '.join(unknown)}")
     await store.create_db(SYSTEM_MEDIA)
     existing = await store.bulk_get(SYSTEM_MEDIA, [prompt_doc_id(language, p) for p in wanted])
-    report = SeedReport(language)
+    report = Report(language)
     missing = []
     for prompt_id, doc in zip(wanted, existing):
-        (report.present if doc is not None else missing).append(prompt_id)
+        (report.kept if doc is not None else missing).append(prompt_id)
 
     async def make(prompt_id: str) -> dict:
         audio = await voice.audio(PROMPTS[prompt_id], language=language, seconds=lengths.get(prompt_id))
@@ -235,31 +236,19 @@ async def seed_prompts(store, *, language: str | None = None, voice: PromptVoice
         if result.ok:
             report.written.append(prompt_id)
         elif result.error == "conflict":        # written meanwhile by another seeder: it is there
-            report.present.append(prompt_id)
+            report.kept.append(prompt_id)
         else:
             report.failed.append(prompt_id)
             log.warning("prompt %s not written: %s %s", result.id, result.error, result.reason or "")
     return report
 
 
-@dataclass
-class ImportReport:
-    language: str
-    written: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return (f"prompts ({self.language}): {len(self.written)} written, {len(self.unchanged)} unchanged, "
-                f"{len(self.errors)} errors")
-
-
-async def import_prompts(store, directory: Path, *, language: str | None = None) -> ImportReport:
+async def import_prompts(store, directory: Path, *, language: str | None = None) -> Report:
     """Load every ``*.wav`` / ``*.mp3`` of ``directory`` into ``system_media`` in ``language``
     (default: the stored ``media.default_language``).  A prompt already stored with the same
     bytes is left alone; different bytes replace the document's attachment."""
     language = (language or await system_language(store)).lower()
-    report = ImportReport(language)
+    report = Report(language)
     files = await asyncio.to_thread(
         lambda: sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in IMPORTABLE))
     await store.create_db(SYSTEM_MEDIA)
@@ -267,7 +256,7 @@ async def import_prompts(store, directory: Path, *, language: str | None = None)
         prompt_id, extension = path.stem, path.suffix.lower()
         audio = await asyncio.to_thread(path.read_bytes)
         if not audio or len(audio) > MAX_CONTENT_LENGTH:
-            report.errors.append(f"{path.name}: {len(audio)} bytes; a prompt holds 1 to {MAX_CONTENT_LENGTH}")
+            report.failed.append(f"{path.name}: {len(audio)} bytes; a prompt holds 1 to {MAX_CONTENT_LENGTH}")
             continue
         doc = prompt_document(prompt_id, language=language, audio=audio, extension=extension,
                               description=path.name)
@@ -279,7 +268,7 @@ async def import_prompts(store, directory: Path, *, language: str | None = None)
             stubs = current.get("_attachments") or {}
             if list(stubs) == list(doc["_attachments"]) and \
                     next(iter(stubs.values())).get("digest") == digest(audio):
-                report.unchanged.append(prompt_id)
+                report.kept.append(prompt_id)
                 continue
             doc["_rev"] = current["_rev"]
             doc["pvt_created"] = current.get("pvt_created", doc["pvt_created"])

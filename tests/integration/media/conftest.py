@@ -38,9 +38,10 @@ from services.messages.spec import Message
 from services.messages.validation import Validator
 from services.runtime import ServiceContext
 from services.settings import Settings
-from services.store import layout, open_store
+from services.store import layout
 from services.store.memory import MemoryStore
-from tests.integration.store.conftest import BACKENDS, couch_url, store_url  # noqa: F401 (fixtures)
+# the store suite's fixtures: ``store`` (each backend, empty) and the CouchDB-API server it needs
+from tests.integration.store.conftest import couch_url, store  # noqa: F401
 
 VALIDATOR = Validator()
 REPO = Path(__file__).resolve().parents[3]
@@ -136,16 +137,6 @@ async def seed_world(store) -> World:
 def prompt_cache(tmp_path_factory) -> Path:
     """One speech cache for the session: espeak-ng runs once per prompt per test run."""
     return tmp_path_factory.mktemp("prompt-cache")
-
-
-@pytest.fixture(params=BACKENDS)
-async def store(request, tmp_path):
-    """An empty store of each backend; databases a test creates on CouchDB are deleted after it."""
-    async with open_store(store_url(request.param, request, tmp_path)) as opened:
-        before = set(await opened.list_dbs())
-        yield opened
-        for name in set(await opened.list_dbs()) - before:
-            await opened.delete_db(name)
 
 
 @pytest.fixture

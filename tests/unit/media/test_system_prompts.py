@@ -79,7 +79,7 @@ async def test_seed_writes_only_what_is_missing_as_telephone_wav():
     store = MemoryStore()
     voice = PromptVoice(espeak=None)
     report = await seed_prompts(store, voice=voice, lengths={"vm-goodbye": 0.4})
-    assert (len(report.written), report.present, report.failed) == (len(PROMPT_IDS), [], [])
+    assert (len(report.written), report.kept, report.failed) == (len(PROMPT_IDS), [], [])
     schema = _media_schema()
     for prompt_id in PROMPT_IDS:
         doc = await store.get("system_media", prompt_doc_id("en-us", prompt_id))
@@ -88,7 +88,7 @@ async def test_seed_writes_only_what_is_missing_as_telephone_wav():
         assert wav.duration(audio) == (0.4 if prompt_id == "vm-goodbye" else 1.5)
         assert audio[22:24] == b"\x01\x00" and int.from_bytes(audio[24:28], "little") == 8000   # mono, 8 kHz
     again = await seed_prompts(store, voice=voice)
-    assert (again.written, len(again.present)) == ([], len(PROMPT_IDS))
+    assert (again.written, len(again.kept)) == ([], len(PROMPT_IDS))
 
 
 async def test_seed_language_comes_from_the_stored_system_config():
@@ -108,19 +108,19 @@ async def test_import_loads_wav_and_mp3_by_base_name_and_repeats_safely(tmp_path
     (tmp_path / "notes.txt").write_text("not audio")
     store = MemoryStore()
     first = await import_prompts(store, tmp_path, language="de")
-    assert (sorted(first.written), first.errors) == (["custom-hello", "vm-enter_pass"], [])
+    assert (sorted(first.written), first.failed) == (["custom-hello", "vm-enter_pass"], [])
     doc = await store.get("system_media", "de/custom-hello")
     assert doc["_attachments"]["custom-hello.mp3"]["content_type"] == "audio/mpeg" and doc["prompt_id"] == \
         "custom-hello"
     assert [e.message for e in _media_schema().iter_errors(doc)] == []
     again = await import_prompts(store, tmp_path, language="de")
-    assert (again.written, sorted(again.unchanged)) == ([], ["custom-hello", "vm-enter_pass"])
+    assert (again.written, sorted(again.kept)) == ([], ["custom-hello", "vm-enter_pass"])
     (tmp_path / "custom-hello.mp3").write_bytes(b"ID3" + bytes(700))
     changed = await import_prompts(store, tmp_path, language="de")
     assert changed.written == ["custom-hello"]
     assert len(await store.get_attachment("system_media", "de/custom-hello", "custom-hello.mp3")) == 703
     (tmp_path / "empty.wav").write_bytes(b"")
-    assert len((await import_prompts(store, tmp_path, language="de")).errors) == 1
+    assert len((await import_prompts(store, tmp_path, language="de")).failed) == 1
 
 
 def test_tone_and_conversion_to_telephone_wav():
