@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_LINK_DEPTH = 3
 LINK_HANDLER = "kz_att_link"
-STREAM_CHUNK = 256 * 1024       # one piece is read ahead while the last one is written
+STREAM_CHUNK = 256 * 1024       # the largest piece; one is read ahead while the last one is written
 DEFAULT_TIMEOUT_S = 1.5
 
 _BY_EXTENSION = {"mp3": "audio/mpeg", "wav": "audio/wav", "mp4": "audio/mp4"}

@@ -258,10 +258,9 @@ class Store(abc.ABC):
         self, db: str, doc_id: str, name: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
         offset: int = 0, length: int | None = None,
     ) -> AsyncIterator[bytes]:
-        """An attachment as chunks, for large media: the bytes from ``offset`` on, at most
-        ``length`` of them (all when None).  Every backend reads chunk by chunk, so the
-        whole attachment is never held in memory.  Errors (:class:`NotFound`) are
-        raised on the first iteration."""
+        """An attachment as chunks of at most ``chunk_size`` bytes, for large media: the
+        bytes from ``offset`` on, at most ``length`` of them (all when None).  Every backend reads chunk by chunk, so the whole attachment is
+        never held in memory.  Errors (:class:`NotFound`) are raised on the first iteration."""
         if not isinstance(offset, int) or offset < 0 or (length is not None and (not isinstance(length, int)
                                                                                   or length < 0)):
             raise BadRequest(f"bad byte window: offset {offset!r}, length {length!r}")

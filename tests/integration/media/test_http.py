@@ -223,3 +223,28 @@ async def test_attachment_replaced_mid_stream_cuts_the_response_short(tmp_path, 
             await site.stop()
     assert cut and received < size
     assert any("stopped after" in r.getMessage() for r in caplog.records)
+
+
+async def test_store_down_at_fetch_time_is_503_and_unsupported_storage_is_404(tmp_path):
+    from services.store.couch import CouchStore
+    from services.store.memory import MemoryStore
+
+    down = CouchStore("http://127.0.0.1:9/")           # nothing listens on the discard port
+    external = MemoryStore()
+    await external.create_db(A_DB)
+    await external.put(A_DB, {"_id": "s3", "pvt_attachments": {"m.mp3": {"handler": {"kz_att_s3": {}}}}})
+    sites = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            for store, status in ((down, 503), (external, 404)):
+                endpoint = MediaEndpoint(AudioResolver(store, timeout_s=0.5), UrlSigner("s"),
+                                         base_url=lambda: sites[-1].url)
+                sites.append(await StandaloneSite(endpoint).start())
+                started = time.monotonic()
+                async with http.get(endpoint.url_for(A_DB, "s3", "m.mp3")) as response:
+                    assert response.status == status
+                assert time.monotonic() - started < 2.0
+    finally:
+        for site in sites:
+            await site.stop()
+        await down.close()
