@@ -62,3 +62,18 @@ def test_zero_lifetime_keeps_nothing_and_size_is_bounded():
 ])
 def test_events_that_flush(event, expected):
     assert flushes(event) is expected
+
+
+async def test_responder_refuses_to_start_with_a_non_http_base():
+    """ecallmgr drops an https:// Stream-URL (media.md 8.1): fail at start, not on every call."""
+    from services.media.audio import AudioResolver
+    from services.media.endpoint import MediaEndpoint
+    from services.media.responder import MediaResponder
+    from services.media.signer import UrlSigner
+    from services.store.memory import MemoryStore
+
+    endpoint = MediaEndpoint(AudioResolver(MemoryStore()), UrlSigner("s"), base_url="https://media.example.com")
+    responder = MediaResponder(None, AudioResolver(MemoryStore()), endpoint, None)
+    with pytest.raises(ValueError, match="http://"):
+        await responder.start()
+    assert not responder.ready
