@@ -153,7 +153,7 @@ def _rss() -> int:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
 
 
-async def test_med_050mb_attachment_is_streamed_without_being_held_in_memory(tmp_path):
+async def test_50mb_attachment_is_streamed_without_being_held_in_memory(tmp_path):
     """Issue 18: serving 50 MB from SQLite does not grow the process by 50 MB.  Python
     allocations are traced (tracemalloc) and RSS sampled during the transfer."""
     size = 50 * 1024 * 1024
