@@ -30,6 +30,7 @@ BENCHMARKS = {
     "store": "bench_store",
     "route": "bench_route",
     "voicemail": "voicemail_rows",
+    "media": "bench_media",
 }
 
 

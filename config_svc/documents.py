@@ -12,14 +12,11 @@ Account ids may arrive raw, as an encoded database name (``account%2F..``,
 
 from __future__ import annotations
 
-from typing import Any
-
+from services.config.accounts import SERVICES_DB, account_id_of, load  # noqa: F401 (the one definition)
 from services.store import layout
-from services.store.interface import NotFound
 
 SYSTEM_CONFIG_DB = layout.SYSTEM_CONFIG_DB
 ACCOUNTS_DB = layout.ACCOUNTS_DB
-SERVICES_DB = "services"
 ACCOUNT_CONFIG_PREFIX = "configs_"
 
 SYSTEM_TYPE = "config"
@@ -33,16 +30,6 @@ def account_config_id(category: str) -> str:
     return ACCOUNT_CONFIG_PREFIX + category
 
 
-def account_id_of(value: Any) -> str | None:
-    """The raw account id named by ``value`` (id, ``account%2F..`` or ``account/..``); None if it names none."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return layout.to_account_id(value)
-    except layout.InvalidName:
-        return None
-
-
 def account_db(account_id: str) -> str:
     """The account's database, raw form (what the store takes)."""
     return layout.account_db(account_id)
@@ -51,11 +38,3 @@ def account_db(account_id: str) -> str:
 def account_db_encoded(account_id: str) -> str:
     """The account's database as KAZOO writes it in documents and routing keys."""
     return layout.account_db(account_id, encoded=True)
-
-
-async def load(store, db: str, doc_id: str) -> dict | None:
-    """The document, or None when it (or its database) does not exist.  Other store errors propagate."""
-    try:
-        return await store.get(db, doc_id)
-    except NotFound:
-        return None

@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from config_svc import documents as d
+from services.config.accounts import AccountFacts
 from services.config.paths import MISSING, Path, get_path, merge_recursive, public
 from services.store.interface import StoreError
 
@@ -33,6 +34,7 @@ class Reads:
     def __init__(self, store, writes, *, zone: str) -> None:
         self._store = store
         self._writes = writes
+        self._accounts = AccountFacts(store)
         self.zone = zone
 
     # -- entry points ------------------------------------------------------------------
@@ -169,37 +171,11 @@ class Reads:
             return False
 
     async def _account(self, account_id: str) -> dict | None:
-        doc = await d.load(self._store, d.account_db(account_id), account_id)
-        if doc is None:
-            doc = await d.load(self._store, d.ACCOUNTS_DB, account_id)
-        return doc
-
-    async def _services(self, account_id: str) -> dict | None:
-        return await d.load(self._store, d.SERVICES_DB, account_id)
+        return await self._accounts.account(account_id)
 
     async def is_reseller(self, account_id: str) -> bool:
-        services = await self._services(account_id)
-        if services is not None:
-            return services.get("pvt_reseller") is True
-        account = await self._account(account_id)
-        return account is not None and account.get("pvt_reseller") is True
+        return await self._accounts.is_reseller(account_id)
 
     async def reseller_of(self, account_id: str) -> str | None:
         """The account's reseller (may be the account itself; callers treat that as none)."""
-        services = await self._services(account_id)
-        if services is not None:
-            return d.account_id_of(services.get("pvt_reseller_id"))
-        account = await self._account(account_id)
-        if account is not None:
-            own = d.account_id_of(account.get("pvt_reseller_id"))
-            if own is not None:
-                return own
-            for ancestor in reversed([a for a in account.get("pvt_tree") or [] if isinstance(a, str)]):
-                ancestor_id = d.account_id_of(ancestor)
-                if ancestor_id is not None and await self.is_reseller(ancestor_id):
-                    return ancestor_id
-        return await self.master_account()
-
-    async def master_account(self) -> str | None:
-        doc = await d.load(self._store, d.SYSTEM_CONFIG_DB, "accounts")
-        return d.account_id_of(get_path(doc, (d.DEFAULT_SECTION, "master_account_id"))) if doc else None
+        return await self._accounts.reseller_of(account_id)

@@ -65,6 +65,10 @@ class Settings:
     # Python's young-generation collection threshold, set with gc.freeze() once the services run
     # (services.runtime.settle_heap); 0 keeps the interpreter's own thresholds
     gc_gen0: int = 50_000
+    # answer media_req (media.md 6.1); off leaves them to KAZOO's media_mgr in a mixed cluster
+    media_responder: bool = True
+    # lifetime of a signed Stream-URL, seconds (media.md 6.3)
+    media_url_ttl_s: int = 7200
     # where our message schemas live (the repository's schemas/ by default)
     schema_dir: str = field(default_factory=lambda: str(Path(__file__).resolve().parent.parent / "schemas"))
 
@@ -103,6 +107,11 @@ class Settings:
         if gc_gen0 < 0:
             raise SettingsError(f"KZ_GC_GEN0={gc_gen0}: expected 0 (the interpreter's default) or a positive count")
 
+        media_responder = _switch(text("KZ_MEDIA_RESPONDER", "on"), "KZ_MEDIA_RESPONDER")
+        media_url_ttl_s = number("KZ_MEDIA_URL_TTL_S", 7200)
+        if media_url_ttl_s <= 0:
+            raise SettingsError(f"KZ_MEDIA_URL_TTL_S={media_url_ttl_s}: expected a positive number of seconds")
+
         port = number("KZ_HTTP_PORT", 8080)
         if not 0 <= port <= 65535:
             raise SettingsError(f"KZ_HTTP_PORT={port}: not a TCP port")
@@ -136,10 +145,21 @@ class Settings:
             schema_dir=text("KZ_SCHEMA_DIR", defaults.schema_dir),
             gc_gen0=gc_gen0,
             system_config_locked=text("KZ_SYSTEM_CONFIG_LOCKED", "false").lower() in ("true", "1", "yes"),
+            media_responder=media_responder,
+            media_url_ttl_s=media_url_ttl_s,
         )
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def _switch(value: str, name: str) -> bool:
+    word = value.strip().lower()
+    if word in ("on", "true", "1", "yes"):
+        return True
+    if word in ("off", "false", "0", "no"):
+        return False
+    raise SettingsError(f"{name}={value!r}: expected on or off")
 
 
 # One row per variable: (name, default, meaning).  The README's table is
@@ -158,10 +178,12 @@ ENVIRONMENT = (
     ("KZ_LOG_LEVEL", "info", "debug, info, warning, error"),
     ("KZ_LOG_FORMAT", "text", "`json` for one JSON object per line"),
     ("KZ_SPOOL_DIR", "./spool", "voicemail recordings waiting to be stored"),
-    ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs"),
+    ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs and media Stream-URLs"),
     ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload voicemail recordings; its port is the upload listener's and must differ from KZ_HTTP_PORT"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
     ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes the configuration service refuse writes to system_config"),
     ("KZ_GC_GEN0", "50000", "allocations between young-generation garbage collections once services run; `0` keeps Python's default (700)"),
+    ("KZ_MEDIA_RESPONDER", "on", "answer the gateway's `media_req`; `off` leaves them to KAZOO's media_mgr (a mixed cluster)"),
+    ("KZ_MEDIA_URL_TTL_S", "7200", "seconds a signed media Stream-URL stays valid (any number of GETs)"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

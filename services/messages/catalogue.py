@@ -518,3 +518,33 @@ NOTIFY_UPDATE = _declare(MessageSpec(
     schema="notification.notify_update.json", kazoo_schema=None,
     description="the notifier's progress on a notification, to its Server-ID (bus.md section 8, item 9)",
 ))
+
+
+# ---- media (media.md 3): the gateway asks for a playable URL -------------------------------
+
+MEDIA_REQ_KEY = "media_req"
+
+MEDIA_REQ = _declare(MessageSpec(
+    key="media.media_req", category="media", name="media_req", exchange=x.KAPPS,
+    routing_key=_fixed_key(MEDIA_REQ_KEY),
+    required=("Media-Name",),
+    optional=("Stream-Type", "Call-ID", "Text", "Voice", "Language", "Format", "Account-ID", "Protocol", "Engine"),
+    schema="media.media_req.json", kazoo_schema="kapi.media.media_req.json",
+    description="the gateway asks for a Stream-URL of a media name (media.md 3, 2.2)",
+))
+
+MEDIA_RESP = _declare(MessageSpec(
+    key="media.media_resp", category="media", name="media_resp", exchange=x.TARGETED,
+    routing_key=to_destination,
+    required=("Media-Name", "Stream-URL"),
+    schema="media.media_resp.json", kazoo_schema="kapi.media.media_resp.json",
+    description="a signed http:// Stream-URL, to the request's Server-ID (media.md 3, 6.3)",
+))
+
+MEDIA_ERROR = _declare(MessageSpec(
+    key="media.media_error", category="media", name="media_error", exchange=x.TARGETED,
+    routing_key=to_destination,
+    required=("Media-Name", "Error-Code"), optional=("Error-Msg",),
+    schema="media.media_error.json", kazoo_schema="kapi.media.media_error.json",
+    description="why there is no Stream-URL, to the request's Server-ID (media.md 3, 6.2)",
+))

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Awaitable, Callable
 
 from . import open_store
 from .importer import import_tree
@@ -29,15 +30,17 @@ def register_db(subparsers: argparse._SubParsersAction) -> None:
     actions = db.add_subparsers(title="actions", metavar="ACTION")
     init = actions.add_parser("init", help="create the system databases and install the query views")
     init.set_defaults(func=run_db_init)
-    db.set_defaults(func=lambda args: _usage(db))
+    db.set_defaults(func=lambda args: usage(db))
 
 
-def _usage(parser: argparse.ArgumentParser) -> int:
+def usage(parser: argparse.ArgumentParser) -> int:
+    """A command group run without its action: its help on stderr, exit status 2."""
     parser.print_help(sys.stderr)
     return 2
 
 
-def _settings():
+def command_settings():
+    """The settings of a command that works on the store, with logging configured."""
     from services.logging import configure
     from services.settings import Settings
 
@@ -46,8 +49,17 @@ def _settings():
     return settings
 
 
+def run_on_store(command: str, main: Callable[[], Awaitable[int]]) -> int:
+    """Run ``main``; a store failure is one line on stderr and exit status 1."""
+    try:
+        return asyncio.run(main())
+    except StoreError as exc:
+        print(f"kzvoice {command}: {exc}", file=sys.stderr)
+        return 1
+
+
 def run_import(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = command_settings()
     root: Path = args.directory
     if not root.is_dir():
         print(f"kzvoice import: {root}: no such folder", file=sys.stderr)
@@ -63,15 +75,11 @@ def run_import(args: argparse.Namespace) -> int:
         print(report.summary(), flush=True)
         return 1 if report.errors else 0
 
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"kzvoice import: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("import", main)
 
 
 def run_db_init(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = command_settings()
 
     async def main() -> int:
         async with open_store(settings.store_url) as store:
@@ -80,8 +88,4 @@ def run_db_init(args: argparse.Namespace) -> int:
         print(f"store ready: {len(names)} databases, views installed", flush=True)
         return 0
 
-    try:
-        return asyncio.run(main())
-    except StoreError as exc:
-        print(f"kzvoice db init: {exc}", file=sys.stderr)
-        return 1
+    return run_on_store("db init", main)

@@ -316,10 +316,20 @@ class CouchStore(Store):
         response = await self._send("GET", _doc_path(db, doc_id, name), what=f"{db}/{doc_id}/{name}")
         return response.content
 
-    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
+                                 length: int | None = None) -> AsyncIterator[bytes]:
+        """The HTTP response body as it arrives (httpx streaming), never read whole.  A
+        byte window is asked for with ``Range``; a server that ignores it (pouchdb-server
+        answers 200 with everything) has the bytes outside the window dropped here."""
         what = f"{db}/{doc_id}/{name}"
         session = self._server.session
         url = f"{self._server.url}/{_doc_path(db, doc_id, name)}"
+        if length == 0:
+            return
+        headers = {}
+        if offset or length is not None:
+            last = "" if length is None else str(offset + length - 1)
+            headers["Range"] = f"bytes={offset}-{last}"
 
         async def open_response() -> httpx.Response:
             options = await self._authenticated()
@@ -327,7 +337,8 @@ class CouchStore(Store):
             # starting again would repeat them.
             async for attempt in self._retrying("GET"):
                 with attempt:
-                    return await session.send(session.build_request("GET", url), stream=True, **options)
+                    return await session.send(session.build_request("GET", url, headers=headers), stream=True,
+                                              **options)
             raise AssertionError("unreachable")
 
         try:
@@ -345,7 +356,10 @@ class CouchStore(Store):
                 except couch_errors.CouchDBError as exc:
                     raise _translate(exc, what) from None
                 raise StoreError(f"{what}: HTTP {response.status_code}")
-            async for chunk in response.aiter_bytes(chunk_size):
+            chunks = response.aiter_bytes(chunk_size)
+            if headers and response.status_code != 206:
+                chunks = _window(chunks, offset, length)
+            async for chunk in chunks:
                 yield chunk
         except httpx.TransportError as exc:
             raise Unavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
@@ -413,6 +427,21 @@ class CouchStore(Store):
             response = await self._send("GET", path, params=params, what=f"{db} view {view.name}")
         return [ViewRow(row["key"], row["id"], row.get("value"), row.get("doc"))
                 for row in response.json()["rows"]]
+
+
+async def _window(chunks: AsyncIterator[bytes], offset: int, length: int | None) -> AsyncIterator[bytes]:
+    """The bytes ``offset`` .. ``offset + length`` of a stream of chunks."""
+    position = 0
+    stop = None if length is None else offset + length
+    async for chunk in chunks:
+        end = position + len(chunk)
+        if end > offset:
+            piece = chunk[max(0, offset - position):len(chunk) if stop is None else max(0, stop - position)]
+            if piece:
+                yield piece
+        position = end
+        if stop is not None and position >= stop:
+            return
 
 
 def _json_bytes(value: Any) -> bytes:

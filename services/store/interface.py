@@ -94,6 +94,15 @@ class ViewRow:
     doc: dict | None = field(default=None, compare=False)
 
 
+@dataclass(frozen=True)
+class PromptDoc:
+    """One media document that can answer for a prompt (:meth:`Store.media_by_prompt`)."""
+
+    doc_id: str
+    language: str | None   # lower-cased; None when the document has none
+    declared: bool         # True: it has ``prompt_id``; False: a media document found by its id
+
+
 _SPECIAL_FIELDS = frozenset({"_id", "_rev", "_attachments", "_deleted"})
 
 ALL_KEYS = object()
@@ -246,11 +255,18 @@ class Store(abc.ABC):
         return await self._get_attachment(db_name(db), _check_doc_id(doc_id), name)
 
     def stream_attachment(
-        self, db: str, doc_id: str, name: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self, db: str, doc_id: str, name: str, *, chunk_size: int = DEFAULT_CHUNK_SIZE,
+        offset: int = 0, length: int | None = None,
     ) -> AsyncIterator[bytes]:
-        """An attachment as chunks, for large media.  Errors (:class:`NotFound`) are
-        raised on the first iteration."""
-        return self._stream_attachment(db_name(db), _check_doc_id(doc_id), name, chunk_size)
+        """An attachment as chunks of at most ``chunk_size`` bytes, for large media: the
+        bytes from ``offset`` on, at most ``length`` of them (all when None).  Every backend reads chunk by chunk, so the whole attachment is
+        never held in memory.  Errors (:class:`NotFound`) are raised on the first iteration."""
+        if not isinstance(offset, int) or offset < 0 or (length is not None and (not isinstance(length, int)
+                                                                                  or length < 0)):
+            raise BadRequest(f"bad byte window: offset {offset!r}, length {length!r}")
+        if not isinstance(chunk_size, int) or chunk_size <= 0:
+            raise BadRequest(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        return self._stream_attachment(db_name(db), _check_doc_id(doc_id), name, chunk_size, offset, length)
 
     # --- queries (KAZOO views) -------------------------------------------------------
 
@@ -324,6 +340,17 @@ class Store(abc.ABC):
 
         return sorted(docs, key=newest_first)
 
+    async def media_by_prompt(self, db: str, prompt_id: str) -> list[PromptDoc]:
+        """The live ``media`` documents of ``db`` that can answer for prompt ``prompt_id``
+        (KAZOO ``media/listing_by_prompt`` in an account, ``media/crossbar_listing`` in
+        ``system_media``): those whose ``prompt_id`` is ``prompt_id`` (``declared``), and
+        the one whose id is ``prompt_id`` when it has no ``prompt_id`` at all (KAZOO counts
+        it only in ``system_media``; the caller decides).  Languages lower-cased; in id order."""
+        rows = await self._view(db_name(db), views.MEDIA_BY_PROMPT, key=prompt_id)
+        found = {(row.id, row.value[0], bool(row.value[1])) for row in rows if isinstance(row.value, list)}
+        return [PromptDoc(doc_id, language, declared) for doc_id, language, declared in sorted(
+            found, key=lambda entry: (entry[0], entry[1] or "", entry[2]))]
+
     async def accounts_by_realm(self, realm: str) -> list[str]:
         """Account ids whose ``realm`` equals ``realm`` ignoring case (KAZOO
         ``accounts/listing_by_realm`` in the ``accounts`` database); sorted."""
@@ -395,7 +422,10 @@ class Store(abc.ABC):
         return b"".join([chunk async for chunk in self._stream_attachment(db, doc_id, name, DEFAULT_CHUNK_SIZE)])
 
     @abc.abstractmethod
-    def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]: ...
+    def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
+                           length: int | None = None) -> AsyncIterator[bytes]:
+        """Chunks of at most ``chunk_size`` bytes from ``offset``, ``length`` bytes in all
+        (to the end when None)."""
 
     @abc.abstractmethod
     async def _view(

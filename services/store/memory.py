@@ -155,13 +155,15 @@ class MemoryStore(Store):
         database.store(write)
         return write.rev
 
-    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
+    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
+                                 length: int | None = None) -> AsyncIterator[bytes]:
         entry = self._database(db).live(doc_id)
         if name not in entry.attachments:
             raise NotFound(f"{doc_id}: no attachment {name!r}")
-        data = entry.data[name]  # bytes never change in place: a snapshot
-        for offset in range(0, len(data), chunk_size):
-            yield data[offset:offset + chunk_size]
+        data = memoryview(entry.data[name])  # bytes never change in place: a snapshot, sliced without copies
+        stop = len(data) if length is None else min(len(data), offset + length)
+        for start in range(offset, stop, chunk_size):
+            yield bytes(data[start:min(start + chunk_size, stop)])
 
     async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
                     include_docs: bool = False) -> list[ViewRow]:

@@ -231,13 +231,26 @@ class SQLiteStore(Store):
         rowid, _, _ = self._attachment_handle(db, doc_id, name)
         return self._conn.execute("SELECT data FROM attachments WHERE rowid = ?", (rowid,)).fetchone()[0]
 
-    def _read_chunk(self, rowid: int, token: str, offset: int, size: int) -> bytes:
-        row = self._conn.execute("SELECT token FROM attachments WHERE rowid = ?", (rowid,)).fetchone()
-        if row is None or row[0] != token:
-            raise StoreError("attachment was replaced or deleted while it was being read")
-        with self._conn.blobopen("attachments", "data", rowid, readonly=True) as blob:
+    def _open_blob(self, db: str, doc_id: str, name: str, offset: int, size: int) -> tuple[sqlite3.Blob, int, bytes]:
+        """A read handle on the attachment's blob, its length and its first ``size`` bytes
+        from ``offset``: one trip to this thread for the start of a stream."""
+        rowid, _, total = self._attachment_handle(db, doc_id, name)
+        blob = self._conn.blobopen("attachments", "data", rowid, readonly=True)
+        if offset >= total or size <= 0:
+            return blob, total, b""
+        try:
+            return blob, total, self._read_blob(blob, offset, size)
+        except BaseException:
+            blob.close()
+            raise
+
+    @staticmethod
+    def _read_blob(blob: sqlite3.Blob, offset: int, size: int) -> bytes:
+        try:
             blob.seek(offset)
             return blob.read(size)
+        except sqlite3.OperationalError as exc:     # the row was written meanwhile: the handle is void
+            raise StoreError(f"attachment was replaced or deleted while it was being read ({exc})") from None
 
     def _query(self, db: str, view_name: str, key: Any, include_docs: bool) -> list[ViewRow]:
         self._require_db(db)
@@ -321,10 +334,32 @@ class SQLiteStore(Store):
     async def _get_attachment(self, db: str, doc_id: str, name: str) -> bytes:
         return await self._run(self._read_whole, db, doc_id, name)
 
-    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int) -> AsyncIterator[bytes]:
-        rowid, token, length = await self._run(self._attachment_handle, db, doc_id, name)
-        for offset in range(0, length, chunk_size):
-            yield await self._run(self._read_chunk, rowid, token, offset, chunk_size)
+    async def _stream_attachment(self, db: str, doc_id: str, name: str, chunk_size: int, offset: int = 0,
+                                 length: int | None = None) -> AsyncIterator[bytes]:
+        # The blob is read piece by piece (sqlite3's incremental blob I/O): a 50 MB
+        # recording never sits in memory whole.  One blob handle serves the whole stream:
+        # reopening it per chunk would walk the blob's overflow pages from the start each
+        # time (quadratic in its size).  A write to the same row voids the handle.  The
+        # handle is opened and the first piece read in one trip to the SQLite thread:
+        # a trip costs about as much as copying a quarter megabyte.
+        first = chunk_size if length is None else min(chunk_size, length)
+        blob, total, piece = await self._run(self._open_blob, db, doc_id, name, offset, first)
+        try:
+            stop = total if length is None else min(total, offset + length)
+            if piece:
+                yield piece
+            position = offset + len(piece)
+            while position < stop:
+                piece = await self._run(self._read_blob, blob, position, min(chunk_size, stop - position))
+                if not piece:
+                    raise StoreError(f"{doc_id}/{name}: the attachment ended at {position} of {stop} bytes")
+                position += len(piece)
+                yield piece
+        finally:
+            try:
+                await self._run(blob.close)
+            except StoreError:      # the store was closed first, and its connection with the handle
+                pass
 
     async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
                     include_docs: bool = False) -> list[ViewRow]:

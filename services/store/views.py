@@ -186,6 +186,17 @@ def _account_realm(doc: dict) -> Emit:
         yield realm.lower(), {"account_id": account_id if js_truthy(account_id) else doc["_id"]}
 
 
+def _media_prompt(doc: dict) -> Emit:
+    if _live(doc, "media"):
+        language = doc.get("language")
+        language = language.lower() if isinstance(language, str) and language else None
+        prompt_id = doc.get("prompt_id")
+        if isinstance(prompt_id, str) and prompt_id:
+            yield prompt_id, [language, True]
+        else:
+            yield doc["_id"], [language, False]
+
+
 def _callflow_list(name: str, field: str) -> View:
     """Each entry of a callflow's ``numbers`` or ``patterns`` as a key (KAZOO
     ``callflows/listing_by_number`` and ``listing_by_pattern``)."""
@@ -275,6 +286,17 @@ ACCOUNTS_BY_REALM = View(
     _account_realm,
 )
 
+MEDIA_BY_PROMPT = View(
+    "media_by_prompt",
+    """function (doc) {
+  if (doc.pvt_type !== 'media' || doc.pvt_deleted) return;
+  var language = typeof doc.language === 'string' && doc.language ? doc.language.toLowerCase() : null;
+  if (typeof doc.prompt_id === 'string' && doc.prompt_id) emit(doc.prompt_id, [language, true]);
+  else emit(doc._id, [language, false]);
+}""",
+    _media_prompt,
+)
+
 ALL_VIEWS: tuple[View, ...] = (
     CALLFLOWS_BY_NUMBER,
     CALLFLOW_PATTERNS,
@@ -284,6 +306,7 @@ ALL_VIEWS: tuple[View, ...] = (
     SIP_USERNAME,
     VM_MESSAGES,
     ACCOUNTS_BY_REALM,
+    MEDIA_BY_PROMPT,
 )
 
 

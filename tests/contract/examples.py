@@ -513,3 +513,31 @@ def voicemail_deleted() -> Body:  # voicemail.md 8.4: timestamp and length as st
 def notify_update() -> Body:  # bus.md section 8 item 9
     return _envelope("notification", "notify_update", app="teletype", version="4.0.0", node="notifier@sim",
                      msg_id="2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f", **{"Status": "completed"})
+
+
+# ---- media (media.md 3) ------------------------------------------------------------------------
+
+MEDIA_NAME = f"prompt://{ACCOUNT_ID}/vm-enter_pass/en-us"
+MEDIA_MSG_ID = "5b1c0e9a7d3f2a44"
+
+
+@example("media.media_req")
+def media_req() -> Body:  # media.md 3, as ecallmgr builds it (2.2)
+    return _envelope("media", "media_req", app="ecallmgr", version="5.0.0", node="ecallmgr@fs1",
+                     msg_id=MEDIA_MSG_ID, **{"Server-ID": GATEWAY_QUEUE, "Call-ID": CALL_ID, "Media-Name": MEDIA_NAME,
+                                             "Stream-Type": "new"})
+
+
+@example("media.media_resp")
+def media_resp() -> Body:  # media.md 3, 6.3
+    return _envelope("media", "media_resp", app="voicemail", version="4.0.0", node="voicemail_svc@pod-b",
+                     msg_id=MEDIA_MSG_ID, **{"Media-Name": MEDIA_NAME,
+                                             "Stream-URL": "http://voicemail-0.voicemail:8081/media/eyJwIjoicGxheSJ9."
+                                                           "c2lnbmF0dXJl/vm-enter_pass.wav"})
+
+
+@example("media.media_error")
+def media_error() -> Body:  # media.md 6.2
+    return _envelope("media", "media_error", app="voicemail", version="4.0.0", node="voicemail_svc@pod-b",
+                     msg_id=MEDIA_MSG_ID, **{"Media-Name": f"/{ACCOUNT_ID}/no-such-doc", "Error-Code": "not_found",
+                                             "Error-Msg": "not_found"})

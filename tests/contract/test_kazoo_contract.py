@@ -52,6 +52,7 @@ EXPECTED_FAMILIES: dict[str, set[str]] = {
     "3.12 switch": {"switch_event.command", "switch_event.reply"},
     "3.13 notifications": {f"notification.{name}" for name in (
         "voicemail_new", "voicemail_saved", "voicemail_full", "voicemail_deleted", "notify_update")},
+    "media.md 3 media": {"media.media_req", "media.media_resp", "media.media_error"},
 }
 
 # Messages KAZOO publishes no schema for (its schema folder has none of these).

@@ -15,7 +15,7 @@ from services.store import NotFound, commands, layout, open_store
 from services.store.importer import import_tree
 from testkit.shared import kazoo_fixtures, reference
 
-from .conftest import store_url
+from tests.integration.conftest import store_url
 
 ACCOUNT_DB = layout.account_db("4fe69c5b61015084f1fe5684abc6e502")
 

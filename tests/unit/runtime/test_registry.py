@@ -52,7 +52,7 @@ def test_the_installed_services_are_registered_and_load_config_first():
 
 def test_every_installed_command_loads_and_kzvoice_help_lists_it(capsys):
     names = [p.name for p in registry.plugins(registry.COMMANDS_GROUP)]
-    assert names == ["call", "config", "db", "demo", "import", "run"]
+    assert names == ["call", "config", "db", "demo", "import", "prompts", "run"]
     for plugin in registry.plugins(registry.COMMANDS_GROUP):
         assert callable(plugin.load())
     with pytest.raises(SystemExit) as exit_info:
