@@ -52,6 +52,17 @@ class OwnedTasks:
         return not pending
 
 
+def raise_if_cancelling() -> None:
+    """Raise ``CancelledError`` in a task that was asked to stop, even if that request got lost.
+
+    Python 3.11's ``asyncio.wait_for`` drops a cancel that arrives as its future completes, so a
+    loop that awaits through it (a config read, an event with a timeout) may carry on after its
+    owner cancelled it, and the owner then waits for ever.  Such loops call this once a round."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 async def reap_idle_forever(idle_limit: Callable[[], Awaitable[float]], reap: Callable[[float], int]) -> None:
     """Call ``reap(limit)`` every quarter of the idle limit; a limit of 0 (or an error) turns reaping off."""
     while True:
@@ -60,6 +71,7 @@ async def reap_idle_forever(idle_limit: Callable[[], Awaitable[float]], reap: Ca
         except Exception as exc:          # config unreachable: try again at the next round
             log.debug("reaper: no idle limit (%s)", exc)
             idle = 0.0
+        raise_if_cancelling()
         if idle > 0:
             reap(idle)
         await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
+from services.tasks import raise_if_cancelling
 from voicemail_svc.messages import Messages
 from voicemail_svc.notify import StoredMessage
 from voicemail_svc.upload import Grant
@@ -205,6 +206,7 @@ class Spool:
                 await asyncio.wait_for(self._wake.wait(), self.retry_s)
             except asyncio.TimeoutError:
                 pass
+            raise_if_cancelling()
             self._wake.clear()
             for doc_id in self.spooled():
                 await self.retry(doc_id)
