@@ -31,7 +31,7 @@ from services.bus.exchanges import CALLEVT, KAPPS, call_events_binding, callflow
 from services.logging import bind_call
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
-from services.messages.etf import ActionResult, encode_result
+from services.messages.etf import ActionResult, encode_result_or_continue
 from services.messages.spec import Message
 from voicemail_svc.call_control import BusCallControl, CallControl, CallEvents, Hangup, Timers
 
@@ -196,10 +196,11 @@ class VoicemailListener:
             await self._unbind(call_id)
 
     async def _send_result(self, server_id: str, msg_id: str, call_id: str, result: ActionResult) -> None:
-        await self.bus.publish(m.ACTION_RESULT, {"Msg-ID": msg_id, "Call-ID": call_id,
-                                                 "Result": encode_result(result)}, to=server_id)
+        text, kind = encode_result_or_continue(result)
+        await self.bus.publish(m.ACTION_RESULT, {"Msg-ID": msg_id, "Call-ID": call_id, "Result": text},
+                               to=server_id)
         self.results_sent += 1
-        log.info("voicemail result %s sent", result.kind)
+        log.info("voicemail result %s sent", kind)
 
     async def _unbind(self, call_id: str) -> None:
         try:
