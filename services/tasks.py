@@ -10,6 +10,7 @@ limit (bounded), so abandoned calls are found without polling all the time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, Awaitable, Callable, Coroutine
 
@@ -25,8 +26,10 @@ class OwnedTasks:
         self._tasks: set[asyncio.Task] = set()
         self.failed = 0
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str,
+              context: contextvars.Context | None = None) -> asyncio.Task:
+        """Start ``coro`` as an owned task, in ``context`` if given (services.logging.call_context)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
