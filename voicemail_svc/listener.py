@@ -154,12 +154,14 @@ class VoicemailListener:
             self._session(call, data, call_info, server_id=server_id, msg_id=msg_id),
             name=f"voicemail-{call_id}")
         self.sessions[call_id] = task
+        self._count_sessions()
         task.add_done_callback(lambda t: self._session_done(call_id, t))
         log.info("voicemail action %r taken", data.get("action") or "compose")
 
     def _session_done(self, call_id: str, task: asyncio.Task) -> None:
         if self.sessions.get(call_id) is task:
             del self.sessions[call_id]
+            self._count_sessions()
         if not task.cancelled() and task.exception() is not None:
             log.error("voicemail session task of %s failed", call_id, exc_info=task.exception())
 
@@ -185,6 +187,12 @@ class VoicemailListener:
                     await asyncio.shield(self._finish(call_id, server_id, msg_id, result))
                 except Exception:
                     log.exception("sending the voicemail result failed")
+
+    def _count_sessions(self) -> None:
+        """``kzvoice_voicemail_active_sessions``: the sessions running in this process."""
+        metrics = getattr(self.bus, "metrics", None)
+        if metrics is not None:
+            metrics.active_sessions.set(len(self.sessions))
 
     async def _finish(self, call_id: str, server_id: str, msg_id: str, result: ActionResult) -> None:
         try:

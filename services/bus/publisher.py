@@ -100,15 +100,19 @@ class Publisher:
         return body
 
     async def publish(self, spec: MessageSpec, fields: Mapping[str, Any], *, to: str | None = None,
-                      server_id: str | None = None) -> dict[str, Any]:
-        """Publish and return the body that was sent (its Msg-ID correlates replies)."""
+                      server_id: str | None = None, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Publish and return the body that was sent (its Msg-ID correlates replies).
+
+        ``headers`` are AMQP headers of ours beside the body (e.g. services.config.propagation's
+        stamp); KAZOO reads only the body."""
         body = self.build(spec, fields, server_id=server_id)
-        await self.send(spec, body, to=to)
+        await self.send(spec, body, to=to, headers=headers)
         return body
 
-    async def send(self, spec: MessageSpec, body: Mapping[str, Any], *, to: str | None = None) -> None:
+    async def send(self, spec: MessageSpec, body: Mapping[str, Any], *, to: str | None = None,
+                   headers: Mapping[str, Any] | None = None) -> None:
         """Publish an already built body."""
-        headers: dict[str, Any] = {}
+        headers = dict(headers) if headers else {}
         destination = None
         if to is not None:
             destination, pid = split_address(to)
