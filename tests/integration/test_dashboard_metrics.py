@@ -32,8 +32,7 @@ from gateway_sim import Script
 from services.bus.exchanges import SYSCONF, SYSCONF_GET_KEY
 from services.messages import catalogue as m
 from services.store.memory import MemoryStore
-from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, Watcher, make_bus, seed_site,
-                                       set_system_config)
+from tests.support.reliability import MAILBOX, Cluster, Watcher, make_bus, seed_fast_site
 from tests.unit.k8s.test_dashboard import dashboard_series
 
 pytestmark = pytest.mark.integration
@@ -82,10 +81,7 @@ class Scraper:
 @pytest.fixture
 async def running(amqp_url, tmp_path):
     store = MemoryStore()
-    site = Site("metrics")
-    await store.init_db()
-    await set_system_config(store, "call_command", FAST_CALL_COMMAND)
-    await seed_site(store, site)
+    site = await seed_fast_site(store, "metrics")
     cluster = await Cluster(amqp_url, store, tmp_path).start()
     notifier = await make_bus(amqp_url, "notify")
     await Watcher(notifier).start()          # answers voicemail_new, as KAZOO's notify app does

@@ -39,7 +39,7 @@ from services.bus.exchanges import call_events_binding
 from services.messages import catalogue as m
 from services.store import open_store
 from tests.contract.examples import build
-from tests.support.reliability import FAST_CALL_COMMAND, Site, make_bus, seed_site, set_system_config
+from tests.support.reliability import make_bus, seed_fast_site
 
 pytestmark = pytest.mark.integration
 
@@ -67,12 +67,9 @@ def vhost_url(broker):
 
 @pytest.fixture
 async def seeded_store(tmp_path):
-    site = Site("ready")
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     async with open_store(url) as store:
-        await store.init_db()
-        await set_system_config(store, "call_command", FAST_CALL_COMMAND)
-        await seed_site(store, site)
+        site = await seed_fast_site(store, "ready")
     return url, site
 
 
