@@ -45,6 +45,7 @@ class CallflowService:
         self.listener: CallflowListener | None = None
         self.calls: Calls | None = None
         self.route_req: RouteReq | None = None
+        self._started = False
 
     async def start(self) -> None:
         context = self._context
@@ -66,6 +67,7 @@ class CallflowService:
                                          calls=self.calls, cache=self.cache)
         await self.listener.start()
         self.calls.start_reaper(config.session_idle_timeout_s)
+        self._started = True
 
     @property
     def server_id(self) -> str:
@@ -83,7 +85,9 @@ class CallflowService:
 
     @property
     def ready(self) -> bool:
-        return self.listener is not None and self.listener.running
+        """Started, and every consumer on its bus consuming: the route, cache and destroy queues and
+        the config client's (services.runtime, "Readiness")."""
+        return self._started and self.bus.ready
 
 
 def build(context, **options) -> CallflowService:

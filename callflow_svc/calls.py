@@ -30,7 +30,7 @@ from callflow_svc.call import Call
 from callflow_svc.executor import Executor, ExecutorDeps
 from services.bus import BusError
 from services.exchanges import CALLEVT, call_events_binding
-from services.logging import bind_call
+from services.logging import bind_call, call_context
 from services.messages.spec import Message
 from services.routing.lookup import Found
 
@@ -103,7 +103,8 @@ class Calls:
         self.pending.pop(call_id, None)          # a repeated route_req: the newest one counts, at the back
         self.pending[call_id] = pending
         if self._sweep is None:
-            self._sweep = loop.call_at(pending.deadline, self._sweep_expired)
+            # the sweep serves every pending call: it must not log under the call that armed it
+            self._sweep = loop.call_at(pending.deadline, self._sweep_expired, context=call_context())
 
     def _sweep_expired(self) -> None:
         self._sweep = None
@@ -117,9 +118,11 @@ class Calls:
             self._forget(call_id)
 
     def _forget(self, call_id: str) -> None:
-        log.info("no route_win for %s in time; forgetting the call", call_id)
-        if call_id in self._watched:
-            self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}")
+        with bind_call(call_id):
+            log.info("no route_win for %s in time; forgetting the call", call_id)
+            if call_id in self._watched:
+                self._tasks.spawn(self.unwatch(call_id), name=f"unwatch-{call_id}",
+                                  context=call_context(call_id))
 
     def take_win(self, call_id: str) -> PendingWin | None:
         pending = self.pending.pop(call_id, None)
@@ -133,7 +136,8 @@ class Calls:
     def start(self, call: Call, flow: Mapping[str, Any]) -> Executor:
         executor = Executor(call, flow, self.deps)
         self.running[call.call_id] = executor
-        self._tasks.spawn(self._run(executor), name=f"call-{call.call_id}")
+        # the flow outlives the route_win that starts it: its lines carry its Call-ID, not that Msg-ID
+        self._tasks.spawn(self._run(executor), name=f"call-{call.call_id}", context=call_context(call.call_id))
         return executor
 
     async def _run(self, executor: Executor) -> None:
@@ -155,7 +159,7 @@ class Calls:
         """Check running calls every quarter of the idle timeout (at most every 30 s)."""
         if self._reaper is None:
             self._reaper = asyncio.create_task(reap_idle_forever(idle_timeout_s, self.reap_idle),
-                                               name="callflow-reaper")
+                                               name="callflow-reaper", context=call_context())
 
     def reap_idle(self, idle_s: float) -> int:
         """End every running call idle for more than ``idle_s`` seconds; returns how many."""

@@ -2,7 +2,8 @@
 
 The payload is what KAZOO's data layer sends (``App-Name`` ``datamgr``,
 ``Origin-Cache`` ``kazoo_data_cache``) with the two dates the right way round
-(ours).  The routing key ``doc_<action>.<db>.<type>.<encoded id>`` is built by
+(ours); the time of the announcement travels in an AMQP header of ours beside
+it (services.config.propagation).  The routing key ``doc_<action>.<db>.<type>.<encoded id>`` is built by
 the catalogue's declaration from ``Database``, ``Type`` and ``ID``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
+from services.config.propagation import announced_now
 from services.messages import catalogue
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,8 @@ class Announcer:
 
     async def doc_changed(self, action: str, *, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         spec = catalogue.DOC_CHANGES[f"doc_{action}"]
-        body = await self._bus.publish(spec, doc_update_fields(action, database=database, doc=doc))
+        # stamped (an AMQP header, not the body) so each config client can time the change's arrival
+        body = await self._bus.publish(spec, doc_update_fields(action, database=database, doc=doc),
+                                       headers=announced_now())
         log.debug("announced doc_%s %s/%s rev %s", action, database, doc["_id"], doc.get("_rev"))
         return body

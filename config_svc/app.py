@@ -30,6 +30,7 @@ class ConfigService:
         self.reads: Reads | None = None
         self.writes: Writes | None = None
         self.listener: SysconfListener | None = None
+        self._started = False
 
     async def start(self) -> None:
         settings = self._context.settings
@@ -39,6 +40,7 @@ class ConfigService:
         self.reads = Reads(store, self.writes, zone=settings.zone)
         self.listener = SysconfListener(self.bus, self.reads, self.writes)
         await self.listener.start()
+        self._started = True
         log.info("config_svc consuming sysconf_listener (node %s, zone %s%s)", settings.node, settings.zone,
                  ", system_config locked" if self._locked else "")
 
@@ -49,7 +51,8 @@ class ConfigService:
 
     @property
     def ready(self) -> bool:
-        return self.bus is not None and self.bus.ready and self.listener is not None and self.listener.running
+        """Started, and ``sysconf_listener`` consuming (services.runtime, "Readiness")."""
+        return self._started and self.bus.ready
 
 
 def build(context, **options) -> ConfigService:

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from services.config.paths import InvalidKey, split_dotted, to_wire_key
+from services.config.propagation import announced_now
 from services.store import layout
 
 EXIT_REFUSED = 1
@@ -200,7 +201,7 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
             raise CommandError(f"broker unreachable at {redact_url(settings.amqp_url)} ({reason})",
                                EXIT_BROKER) from None
         if spec_key == "sysconf.flush_req":
-            await bus.publish(spec, fields)
+            await bus.publish(spec, fields, headers=announced_now())
             print(f"flush_req published for {fields['Category']}")
             return 0
         try:

@@ -3,6 +3,11 @@
 ``call_id`` and ``msg_id`` are context variables: set them once when a call or
 message starts being handled (``bind_call``) and every log line written from
 that task and the tasks it spawns carries them, in text or JSON form.
+
+A task or timer inherits the context of the code that starts it, so work that
+outlives the call or message at hand -- a sweep serving every pending call, a
+flow started from its route_win, a retry loop -- is started in a context of its
+own (``call_context``) and binds the call each line is about.
 """
 
 from __future__ import annotations
@@ -32,6 +37,15 @@ def bind_call(call_id: str | None = None, msg_id: str | None = None) -> Iterator
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
+
+
+def call_context(call_id: str | None = None, msg_id: str | None = None) -> contextvars.Context:
+    """A copy of the current context whose log lines name ``call_id`` and ``msg_id`` (none by
+    default), for ``create_task(..., context=)`` and ``call_later(..., context=)``."""
+    context = contextvars.copy_context()
+    context.run(call_id_var.set, call_id)
+    context.run(msg_id_var.set, msg_id)
+    return context
 
 
 class _ContextFilter(logging.Filter):

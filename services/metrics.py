@@ -28,8 +28,12 @@ class Metrics:
                                        registry=r, buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5))
         self.active_sessions = Gauge("kzvoice_voicemail_active_sessions", "Voicemail sessions running",
                                      registry=r)
+        # per service (app: the bus's App-Name); see services.config.propagation for what is timed
         self.config_propagation = Histogram("kzvoice_config_propagation_seconds",
-                                            "Config change published to cache flushed", registry=r)
+                                            "Config change announced to a service's config cache dropping it",
+                                            ["app"], registry=r,
+                                            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+                                                     5, 10))
         self.broker_reconnects = Counter("kzvoice_broker_reconnects_total", "Broker reconnections", registry=r)
 
     def render(self) -> bytes:

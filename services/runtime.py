@@ -9,6 +9,14 @@
 
 A service is any object with ``name``, ``async start()``, ``async stop(drain_timeout)``
 and a ``ready`` property; it gets its dependencies from the ``ServiceContext``.
+
+Readiness (``/readyz``): 200 only once every service of the process has returned from
+``start()`` and each says it is ready, and never again once a stop is requested.  A service
+is ready when its start is over and every consumer on its own bus consumes
+(``services.bus.Bus.ready``): its queues are declared, bound (bindings are made before
+``start()`` returns) and consumed.  So a consumer a service adds to its bus during its start
+(a media responder, say) counts for readiness with no further wiring.  While not ready,
+``/readyz`` answers 503 naming what it waits for.
 """
 
 from __future__ import annotations
@@ -170,12 +178,14 @@ class ServiceContext:
 
 
 class HealthServer:
-    """``/healthz`` (process alive), ``/readyz`` (every service consuming), ``/metrics``."""
+    """``/healthz`` (process alive), ``/readyz`` (every service consuming), ``/metrics``.
 
-    def __init__(self, *, host: str, port: int, ready: Callable[[], bool], metrics: Metrics) -> None:
+    ``waiting_for()`` lists what readiness still waits for; an empty list means ready."""
+
+    def __init__(self, *, host: str, port: int, waiting_for: Callable[[], list[str]], metrics: Metrics) -> None:
         self._host = host
         self._port = port
-        self._ready = ready
+        self._waiting_for = waiting_for
         self._metrics = metrics
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
@@ -200,9 +210,10 @@ class HealthServer:
         return web.Response(text="ok\n")
 
     async def _readyz(self, _request: web.Request) -> web.Response:
-        if self._ready():
+        waiting = self._waiting_for()
+        if not waiting:
             return web.Response(text="ready\n")
-        return web.Response(status=503, text="not ready\n")
+        return web.Response(status=503, text="not ready: " + ", ".join(waiting) + "\n")
 
     async def _metrics_view(self, _request: web.Request) -> web.Response:
         return web.Response(body=self._metrics.render(), content_type="text/plain", charset="utf-8")
@@ -250,14 +261,25 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        return bool(self.services) and all(s.ready for s in self.services)
+        return not self.waiting_for()
+
+    def waiting_for(self) -> list[str]:
+        """Why the process is not ready (empty when it is): a stop under way, services whose start
+        has not returned yet, started services not consuming on every queue of theirs."""
+        if self._stopping.is_set():
+            return ["stopping"]
+        names = self.service_names
+        waiting = [f"{name} (not consuming on every queue)"
+                   for name, service in zip(names, self.services) if not service.ready]
+        waiting += [f"{name} (starting)" for name in names[len(self.services):]]
+        return waiting
 
     def request_stop(self) -> None:
         self._stopping.set()
 
     async def start(self) -> None:
         self.health = HealthServer(host=self.settings.http_host, port=self.settings.http_port,
-                                   ready=lambda: self.ready, metrics=self.context.metrics)
+                                   waiting_for=self.waiting_for, metrics=self.context.metrics)
         await self.health.start()
         for name, factory in self._factories:
             service = factory(self.context)
@@ -268,6 +290,7 @@ class Runtime:
         log.info("ready: %s (health on port %s)", ", ".join(n for n, _ in self._factories), self.health.port)
 
     async def stop(self) -> bool:
+        self._stopping.set()            # not ready from here on, however the stop came
         drained = True
         for service in reversed(self.services):
             try:

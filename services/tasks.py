@@ -10,6 +10,7 @@ limit (bounded), so abandoned calls are found without polling all the time.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, Awaitable, Callable, Coroutine
 
@@ -25,8 +26,10 @@ class OwnedTasks:
         self._tasks: set[asyncio.Task] = set()
         self.failed = 0
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str,
+              context: contextvars.Context | None = None) -> asyncio.Task:
+        """Start ``coro`` as an owned task, in ``context`` if given (services.logging.call_context)."""
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task
@@ -52,6 +55,17 @@ class OwnedTasks:
         return not pending
 
 
+def raise_if_cancelling() -> None:
+    """Raise ``CancelledError`` in a task that was asked to stop, even if that request got lost.
+
+    Python 3.11's ``asyncio.wait_for`` drops a cancel that arrives as its future completes, so a
+    loop that awaits through it (a config read, an event with a timeout) may carry on after its
+    owner cancelled it, and the owner then waits for ever.  Such loops call this once a round."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 async def reap_idle_forever(idle_limit: Callable[[], Awaitable[float]], reap: Callable[[float], int]) -> None:
     """Call ``reap(limit)`` every quarter of the idle limit; a limit of 0 (or an error) turns reaping off."""
     while True:
@@ -60,6 +74,7 @@ async def reap_idle_forever(idle_limit: Callable[[], Awaitable[float]], reap: Ca
         except Exception as exc:          # config unreachable: try again at the next round
             log.debug("reaper: no idle limit (%s)", exc)
             idle = 0.0
+        raise_if_cancelling()
         if idle > 0:
             reap(idle)
         await asyncio.sleep(min(max(idle / 4, REAP_CHECK_MIN_S), REAP_CHECK_MAX_S) if idle > 0

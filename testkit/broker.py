@@ -34,6 +34,15 @@ class BrokerAdmin:
     def list_exchanges(self, vhost: str) -> list[dict]:
         raise NotImplementedError
 
+    def list_bindings(self, vhost: str) -> set[tuple[str, str, str]]:
+        """Every queue binding of the vhost as (exchange, routing key, queue); the default
+        exchange's implicit bindings are left out."""
+        raise NotImplementedError
+
+    def list_consumed_queues(self, vhost: str) -> set[str]:
+        """The queues of the vhost that have at least one consumer."""
+        raise NotImplementedError
+
 
 class HttpAdmin(BrokerAdmin):
     kind = "the management API"
@@ -70,6 +79,15 @@ class HttpAdmin(BrokerAdmin):
     def list_queues(self, vhost: str) -> list[dict]:
         return self._call("GET", f"/api/queues/{urllib.parse.quote(vhost, safe='')}") or []
 
+    def list_bindings(self, vhost: str) -> set[tuple[str, str, str]]:
+        rows = self._call("GET", f"/api/bindings/{urllib.parse.quote(vhost, safe='')}") or []
+        return {(r["source"], r["routing_key"], r["destination"]) for r in rows
+                if r["source"] and r["destination_type"] == "queue"}
+
+    def list_consumed_queues(self, vhost: str) -> set[str]:
+        rows = self._call("GET", f"/api/consumers/{urllib.parse.quote(vhost, safe='')}") or []
+        return {r["queue"]["name"] for r in rows}
+
 
 class CtlAdmin(BrokerAdmin):
     kind = "rabbitmqctl"
@@ -99,6 +117,16 @@ class CtlAdmin(BrokerAdmin):
         out = self._ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "arguments", "auto_delete",
                         "durable", "exclusive", "messages")
         return json.loads(out or "[]")
+
+    def list_bindings(self, vhost: str) -> set[tuple[str, str, str]]:
+        out = self._ctl("list_bindings", "-p", vhost, "--formatter", "json", "source_name", "destination_name",
+                        "destination_kind", "routing_key")
+        return {(r["source_name"], r["routing_key"], r["destination_name"]) for r in json.loads(out or "[]")
+                if r["source_name"] and r["destination_kind"] == "queue"}
+
+    def list_consumed_queues(self, vhost: str) -> set[str]:
+        out = self._ctl("list_consumers", "-p", vhost, "--formatter", "json", "queue_name")
+        return {r["queue_name"] for r in json.loads(out or "[]")}
 
     def stop_app(self) -> None:
         self._ctl("stop_app")

@@ -136,6 +136,7 @@ class VoicemailService:
         self.deps: Deps | None = None
         self.actions: Actions | None = None
         self._notify_replies = None
+        self._started = False
 
     async def start(self) -> None:
         self.bus = bus = await self._context.bus(APP_NAME)
@@ -148,6 +149,7 @@ class VoicemailService:
         self.listener = VoicemailListener(bus, session, timers=self._timers, queue=self._queue,
                                           idle_timeout_s=idle, call_factory=self._call_factory)
         await self.listener.start()
+        self._started = True
 
     async def _build_deps(self, bus) -> Deps:
         from voicemail_svc.boxes.mailbox import Mailboxes
@@ -207,7 +209,9 @@ class VoicemailService:
 
     @property
     def ready(self) -> bool:
-        return self.listener is not None and self.listener.running
+        """Started, and every consumer on its bus consuming: actions, call events, replies, notify
+        replies, mwi_query and the config client's queues (services.runtime, "Readiness")."""
+        return self._started and self.bus.ready
 
 
 def build(context: ServiceContext, **options) -> VoicemailService:

@@ -32,7 +32,7 @@ from services.exchanges import CALLEVT, KAPPS, call_events_binding, callflow_act
 from services.logging import bind_call
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
-from services.messages.etf import ActionResult, encode_result
+from services.messages.etf import ActionResult, encode_result_or_continue
 from services.messages.spec import Message
 from voicemail_svc.call_control import BusCallControl, CallControl, CallEvents, CallFactory, Hangup, Timers, bus_call
 
@@ -156,12 +156,14 @@ class VoicemailListener:
             self._session(call, data, call_info, server_id=server_id, msg_id=msg_id),
             name=f"voicemail-{call_id}")
         self.sessions[call_id] = task
+        self._count_sessions()
         task.add_done_callback(lambda t: self._session_done(call_id, t))
         log.info("voicemail action %r taken", data.get("action") or "compose")
 
     def _session_done(self, call_id: str, task: asyncio.Task) -> None:
         if self.sessions.get(call_id) is task:
             del self.sessions[call_id]
+            self._count_sessions()
         if not task.cancelled() and task.exception() is not None:
             log.error("voicemail session task of %s failed", call_id, exc_info=task.exception())
 
@@ -188,6 +190,12 @@ class VoicemailListener:
                 except Exception:
                     log.exception("sending the voicemail result failed")
 
+    def _count_sessions(self) -> None:
+        """``kzvoice_voicemail_active_sessions``: the sessions running in this process."""
+        metrics = getattr(self.bus, "metrics", None)
+        if metrics is not None:
+            metrics.active_sessions.set(len(self.sessions))
+
     async def _finish(self, call_id: str, server_id: str, msg_id: str, result: ActionResult) -> None:
         try:
             await self._send_result(server_id, msg_id, call_id, result)
@@ -198,10 +206,11 @@ class VoicemailListener:
             await self._unbind(call_id)
 
     async def _send_result(self, server_id: str, msg_id: str, call_id: str, result: ActionResult) -> None:
-        await self.bus.publish(m.ACTION_RESULT, {"Msg-ID": msg_id, "Call-ID": call_id,
-                                                 "Result": encode_result(result)}, to=server_id)
+        text, kind = encode_result_or_continue(result)
+        await self.bus.publish(m.ACTION_RESULT, {"Msg-ID": msg_id, "Call-ID": call_id, "Result": text},
+                               to=server_id)
         self.results_sent += 1
-        log.info("voicemail result %s sent", result.kind)
+        log.info("voicemail result %s sent", kind)
 
     async def _unbind(self, call_id: str) -> None:
         try:

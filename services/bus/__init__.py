@@ -56,8 +56,8 @@ class Bus:
             await self.transport.declare_exchange(exchange)
 
     async def publish(self, spec, fields: Mapping[str, Any], *, to: str | None = None,
-                      server_id: str | None = None) -> dict[str, Any]:
-        return await self.publisher.publish(spec, fields, to=to, server_id=server_id)
+                      server_id: str | None = None, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return await self.publisher.publish(spec, fields, to=to, server_id=server_id, headers=headers)
 
     async def consumer(self, queue: str, *, exclusive: bool = False, auto_delete: bool = True,
                        arguments: Mapping[str, Any] | None = None, prefetch: int = 64,

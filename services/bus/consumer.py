@@ -115,63 +115,66 @@ class Consumer:
             self._metrics.rejected.labels(self.queue, reason).inc()
 
     async def _on_delivery(self, delivery: Delivery) -> None:
-        body: dict[str, Any] | None = None
+        # Log lines of a delivery name its own message only: the task it runs in may have been
+        # started under another call (the in-memory broker delivers from the publisher's task).
+        call_token = call_id_var.set(None)
+        msg_token = msg_id_var.set(None)
         try:
-            body = codec.decode(delivery.body, content_type=delivery.content_type,
-                                content_encoding=delivery.content_encoding)
-            spec = self._validator.identify(body)
-            self._validator.validate(spec, body)
-            message = Message(spec, body, headers=delivery.headers, routing_key=delivery.routing_key)
-        except InvalidMessage as exc:
-            self._reject_count(exc.reason)
-            log.warning("dropped message on %s (key %s): %s: %s", self.queue, delivery.routing_key,
-                        exc.reason, exc.detail)
-            if self._on_invalid is not None:
-                try:
-                    await self._on_invalid(body, exc)
-                except Exception:
-                    log.exception("answering an invalid message on %s failed", self.queue)
-            await delivery.reject(requeue=False)
-            return
-
-        handler = self._handlers.get(message.spec.key) or self._default
-        if handler is None:
-            log.debug("no handler for %s on %s; acked", message.spec.key, self.queue)
-            await delivery.ack()
-            return
-
-        self._in_flight += 1
-        self._idle.clear()
-        started = time.perf_counter()
-        # the Call-ID and Msg-ID on the handler's log lines (services.logging.bind_call, inlined)
-        call_token = call_id_var.set(message.call_id) if message.call_id is not None else None
-        msg_token = msg_id_var.set(message.msg_id) if message.msg_id is not None else None
-        try:
+            body: dict[str, Any] | None = None
             try:
-                await handler(message)
-            except asyncio.CancelledError:
-                await delivery.reject(requeue=False)
-                raise
-            except Exception:
-                log.exception("handler for %s on %s failed; message dropped", message.spec.key, self.queue)
-                if self._metrics is not None:
-                    self._metrics.handler_errors.labels(self.queue, message.spec.key).inc()
+                body = codec.decode(delivery.body, content_type=delivery.content_type,
+                                    content_encoding=delivery.content_encoding)
+                spec = self._validator.identify(body)
+                self._validator.validate(spec, body)
+                message = Message(spec, body, headers=delivery.headers, routing_key=delivery.routing_key)
+            except InvalidMessage as exc:
+                self._reject_count(exc.reason)
+                log.warning("dropped message on %s (key %s): %s: %s", self.queue, delivery.routing_key,
+                            exc.reason, exc.detail)
+                if self._on_invalid is not None:
+                    try:
+                        await self._on_invalid(body, exc)
+                    except Exception:
+                        log.exception("answering an invalid message on %s failed", self.queue)
                 await delivery.reject(requeue=False)
                 return
+
+            handler = self._handlers.get(message.spec.key) or self._default
+            if handler is None:
+                log.debug("no handler for %s on %s; acked", message.spec.key, self.queue)
+                await delivery.ack()
+                return
+
+            self._in_flight += 1
+            self._idle.clear()
+            started = time.perf_counter()
+            # the Call-ID and Msg-ID on the handler's log lines (reset below)
+            call_id_var.set(message.call_id)
+            msg_id_var.set(message.msg_id or None)
+            try:
+                try:
+                    await handler(message)
+                except asyncio.CancelledError:
+                    await delivery.reject(requeue=False)
+                    raise
+                except Exception:
+                    log.exception("handler for %s on %s failed; message dropped", message.spec.key, self.queue)
+                    if self._metrics is not None:
+                        self._metrics.handler_errors.labels(self.queue, message.spec.key).inc()
+                    await delivery.reject(requeue=False)
+                    return
+                await delivery.ack()
+                if self._metrics is not None:
+                    key = message.spec.key
+                    counter = self._consumed.get(key)
+                    if counter is None:
+                        counter = self._consumed[key] = self._metrics.consumed.labels(self.queue, key)
+                    counter.inc()
+                    self._handle_seconds.observe(time.perf_counter() - started)
             finally:
-                if msg_token is not None:
-                    msg_id_var.reset(msg_token)
-                if call_token is not None:
-                    call_id_var.reset(call_token)
-            await delivery.ack()
-            if self._metrics is not None:
-                key = message.spec.key
-                counter = self._consumed.get(key)
-                if counter is None:
-                    counter = self._consumed[key] = self._metrics.consumed.labels(self.queue, key)
-                counter.inc()
-                self._handle_seconds.observe(time.perf_counter() - started)
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle.set()
         finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+            msg_id_var.reset(msg_token)
+            call_id_var.reset(call_token)

@@ -1,6 +1,8 @@
 """Build, validate and publish declared messages (bus.md 2.2-2.5, 1.5).
 
-``Publisher.publish(spec, fields, to=...)`` fills the default envelope, strips
+``Publisher.publish(spec, fields, to=...)`` fills the default envelope (a fresh
+``Msg-ID`` too, except for a reply whose declaration requires ``Msg-ID``: it must
+carry its request's, and raises ``InvalidMessage`` without it), strips
 empty values the way KAZOO does, validates the result against our schema (an
 invalid outgoing message is a bug and raises), and publishes it on the spec's
 exchange with the spec's routing key.  Point-to-point messages name their
@@ -16,6 +18,7 @@ from typing import Any, Mapping
 from services.bus import codec
 from services.exchanges import split_address
 from services.bus.transport import Transport
+from services.messages.errors import InvalidMessage
 from services.messages.spec import MessageSpec
 
 log = logging.getLogger(__name__)
@@ -87,21 +90,29 @@ class Publisher:
             body["Server-ID"] = sid
         body.update(fields)
         if not body.get("Msg-ID"):
+            if "Msg-ID" in spec.required:
+                # a reply is matched to its request by Msg-ID: a fresh one would be ignored by the requester
+                raise InvalidMessage(f"{spec.key} must carry the Msg-ID of the request it answers",
+                                     reason="missing_msg_id")
             body["Msg-ID"] = new_msg_id()
         body = strip_empty(body, keep=spec.data_fields)
         self._validator.validate(spec, body)
         return body
 
     async def publish(self, spec: MessageSpec, fields: Mapping[str, Any], *, to: str | None = None,
-                      server_id: str | None = None) -> dict[str, Any]:
-        """Publish and return the body that was sent (its Msg-ID correlates replies)."""
+                      server_id: str | None = None, headers: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Publish and return the body that was sent (its Msg-ID correlates replies).
+
+        ``headers`` are AMQP headers of ours beside the body (e.g. services.config.propagation's
+        stamp); KAZOO reads only the body."""
         body = self.build(spec, fields, server_id=server_id)
-        await self.send(spec, body, to=to)
+        await self.send(spec, body, to=to, headers=headers)
         return body
 
-    async def send(self, spec: MessageSpec, body: Mapping[str, Any], *, to: str | None = None) -> None:
+    async def send(self, spec: MessageSpec, body: Mapping[str, Any], *, to: str | None = None,
+                   headers: Mapping[str, Any] | None = None) -> None:
         """Publish an already built body."""
-        headers: dict[str, Any] = {}
+        headers = dict(headers) if headers else {}
         destination = None
         if to is not None:
             destination, pid = split_address(to)

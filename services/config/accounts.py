@@ -1,6 +1,6 @@
 """Account tree and reseller facts, read from the store (config.md 1.4).
 
-Shared by config_svc (the ``reseller`` and ``hierarchy_merge`` strategies) and the
+Shared by the configuration service (the ``reseller`` and ``hierarchy_merge`` strategies) and the
 media responder (a prompt is looked for up the reseller chain, media.md 4.2):
 
 * the account document lives in the account's own database, else in ``accounts``;

@@ -19,7 +19,10 @@ Freshness (the staleness window)
     picked up after an operator ``flush`` of the category, or at the latest
     when the safety TTL runs out (``system_ttl`` / ``account_ttl`` /
     ``not_found_ttl``, 900 s each by default).  After a reconnect to the broker
-    everything cached is dropped, because events may have been missed.
+    everything cached is dropped, because events may have been missed.  How long
+    a change took to get here is observed in
+    ``kzvoice_config_propagation_seconds{app="<the bus's App-Name>"}`` for each
+    change its announcer stamped (services.config.propagation).
 
 Failures
     If the configuration service does not answer within ``request_timeout`` (2 s), or the bus
@@ -45,6 +48,7 @@ from services import exchanges as x
 from services.bus import BusError, unique_queue_name
 from services.config import coerce
 from services.config.paths import MISSING, Path, to_path, to_wire_key
+from services.config.propagation import age_seconds
 from services.messages import catalogue
 from services.messages.spec import Message
 from services.store import layout
@@ -100,6 +104,9 @@ class ConfigClient:
         self._replies = None
         self._events = None
         self.stats = ClientStats()
+        metrics = getattr(bus, "metrics", None)
+        self._propagation = (metrics.config_propagation.labels(getattr(bus, "app_name", "") or "unknown")
+                             if metrics is not None else None)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -315,13 +322,24 @@ class ConfigClient:
 
     async def _on_change(self, message: Message) -> None:
         dropped = self.apply_change(message)
+        self._observe_propagation(message)
         if dropped:
             log.debug("%s %s/%s: dropped %d cached config entries", message.get("Event-Name"),
                       message.get("Database"), message.get("ID"), dropped)
 
     async def _on_flush(self, message: Message) -> None:
         dropped = self.flush(message["Category"])
+        self._observe_propagation(message)
         log.info("flush_req for %s: dropped %d cached config entries", message["Category"], dropped)
+
+    def _observe_propagation(self, message: Message) -> None:
+        """``kzvoice_config_propagation_seconds{app}`` for a change stamped by its announcer, now
+        that nothing stale is left in this cache (services.config.propagation)."""
+        if self._propagation is None:
+            return
+        age = age_seconds(message.headers)
+        if age is not None:
+            self._propagation.observe(age)
 
 
 def _none(value: Any) -> Any:

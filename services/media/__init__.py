@@ -1,6 +1,6 @@
 """Media: how the gateway gets the bytes of what it is asked to play (media.md; docs/media.md).
 
-One module per concern, none of them tied to a service (voicemail_svc hosts them
+One module per concern, none of them tied to a service (the voicemail service hosts them
 today; a media service of its own could host them unchanged):
 
 * ``names``     -- media names: what a gateway plays as is (2.1), what a name points at (4.1);

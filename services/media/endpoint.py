@@ -2,7 +2,7 @@
 
 :class:`MediaEndpoint` mints Stream-URLs (:meth:`~MediaEndpoint.url_for`) and serves
 them.  Its routes mount on any aiohttp application (:meth:`~MediaEndpoint.mount`):
-voicemail_svc's upload listener, or :class:`StandaloneSite` where nothing else serves
+the voicemail service's upload listener, or :class:`StandaloneSite` where nothing else serves
 HTTP.  A request is answered:
 
 * ``405`` with ``Allow: GET, HEAD`` for any other method;

@@ -1,7 +1,7 @@
 """Every system prompt the services can ask for, with the words its placeholder speaks.
 
 The list is voicemail.md 10.1 (the voicemail module) plus the callflow prompts; a
-unit test scans voicemail_svc and callflow_svc for prompt ids so the two cannot
+unit test scans the service packages for prompt ids so the two cannot
 drift apart.  The words are ours, written for ``kzvoice prompts seed``: an operator
 who wants KAZOO's recorded prompts imports them (``kzvoice prompts import``).
 """

@@ -173,7 +173,7 @@ ROUTE_REQ = _declare(MessageSpec(
 ROUTE_RESP = _declare(MessageSpec(
     key="route.resp", category="dialplan", name="route_resp", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Method",),
+    required=("Msg-ID", "Method"),
     optional=("Routes", "Pre-Park", "Custom-Channel-Vars", "Custom-Application-Vars", "Transfer-Media",
               "Ringback-Media", "From-Realm", "From-URI", "From-User", "Route-Error-Code",
               "Route-Error-Message", "Application-Data", "Plan-Data", "Account-ID", "Call-ID",
@@ -327,7 +327,7 @@ ACTION_EXECUTE = _declare(MessageSpec(
 ACTION_ACCEPTED = _declare(MessageSpec(
     key="callflow.action.accepted", category="callflow", name="action.accepted", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Call-ID",),
+    required=("Msg-ID", "Call-ID"),
     schema="callflow.action.accepted.json", kazoo_schema="kapi.callflow.action.accepted.json",
     description="the action was taken (bus.md 3.8.2)",
 ))
@@ -335,7 +335,7 @@ ACTION_ACCEPTED = _declare(MessageSpec(
 ACTION_RESULT = _declare(MessageSpec(
     key="callflow.action.result", category="callflow", name="action.result", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Call-ID", "Result"),
+    required=("Msg-ID", "Call-ID", "Result"),
     schema="callflow.action.result.json", kazoo_schema="kapi.callflow.action.result.json",
     description="the module's result, base64 Erlang term or JSON (bus.md 3.8.3, services.messages.etf)",
 ))
@@ -393,7 +393,7 @@ SYSCONF_GET_REQ = _declare(MessageSpec(
 SYSCONF_GET_RESP = _declare(MessageSpec(
     key="sysconf.get_resp", category="sysconf", name="get_resp", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Category", "Key", "Value"), optional=("Node", "Account-ID"),
+    required=("Msg-ID", "Category", "Key", "Value"), optional=("Node", "Account-ID"),
     schema="sysconf.get_resp.json", kazoo_schema="kapi.sysconf.get_resp.json",
     description="the value read, or \"undefined\" (config.md 4.3)",
     data_fields=("Value",),
@@ -411,7 +411,7 @@ SYSCONF_SET_REQ = _declare(MessageSpec(
 SYSCONF_SET_RESP = _declare(MessageSpec(
     key="sysconf.set_resp", category="sysconf", name="set_resp", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Category", "Key", "Value"), optional=("Status", "Error-Message", "Node", "Account-ID"),
+    required=("Msg-ID", "Category", "Key", "Value"), optional=("Status", "Error-Message", "Node", "Account-ID"),
     schema="sysconf.set_resp.json", kazoo_schema="kapi.sysconf.set_resp.json",
     description="outcome of a write, with our Status (config.md 4.4)",
     data_fields=("Value",),
@@ -474,7 +474,7 @@ SWITCH_COMMAND = _declare(MessageSpec(
 SWITCH_REPLY = _declare(MessageSpec(
     key="switch_event.reply", category="switch_event", name="reply", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Command", "Result"), optional=("Error", "Event-Data", "Response", "FreeSWITCH-Node"),
+    required=("Msg-ID", "Command", "Result"), optional=("Error", "Event-Data", "Response", "FreeSWITCH-Node"),
     schema="switch_event.reply.json", kazoo_schema=None,
     description="the media server's answer to a switch command (bus.md 3.12)",
 ))
@@ -514,8 +514,8 @@ VOICEMAIL_DELETED = _notification(
 NOTIFY_UPDATE = _declare(MessageSpec(
     key="notification.notify_update", category="notification", name="notify_update", exchange=x.TARGETED,
     routing_key=to_destination,
-    required=("Status",), optional=("Failure-Message",),
-    schema="notification.notify_update.json", kazoo_schema=None,
+    required=("Msg-ID", "Status"), optional=("Failure-Message",),
+    schema="notification.notify_update.json", kazoo_schema="kapi.notifications.notify_update.json",
     description="the notifier's progress on a notification, to its Server-ID (bus.md section 8, item 9)",
 ))
 

@@ -10,19 +10,23 @@ Python representation
     also takes ``True``/``False`` (written as the atoms ``true``/``false``).
 
 What is written (``encode``)
-    Version byte 131, then ``ATOM_EXT`` (Latin-1 names), ``BINARY_EXT``,
+    Version byte 131, then ``ATOM_EXT`` (Latin-1 names; ``SMALL_ATOM_UTF8_EXT`` or
+    ``ATOM_UTF8_EXT`` for a name Latin-1 cannot carry), ``BINARY_EXT``,
     ``SMALL_TUPLE_EXT`` (``LARGE_TUPLE_EXT`` above 255 elements), ``LIST_EXT``
     ending in ``NIL_EXT`` or ``NIL_EXT`` alone, ``SMALL_INTEGER_EXT`` for
-    0..255, ``INTEGER_EXT`` for other 32-bit values, ``SMALL_BIG_EXT`` beyond,
-    ``NEW_FLOAT_EXT`` for floats.  Never compressed.
+    0..255, ``INTEGER_EXT`` for other 32-bit values, ``SMALL_BIG_EXT`` up to
+    255 bytes of magnitude and ``LARGE_BIG_EXT`` beyond (any size),
+    ``NEW_FLOAT_EXT`` for floats.  Never compressed.  The encoder is total: it
+    refuses only what has no Erlang term (see ``encode``); a result that cannot
+    be written is answered ``continue`` instead (``encode_result_or_continue``).
 
 What is read (``decode``)
-    All of the above plus ``SMALL_ATOM_EXT``, ``ATOM_UTF8_EXT``,
-    ``SMALL_ATOM_UTF8_EXT`` (what OTP 26 and later write), ``LARGE_TUPLE_EXT``
-    and ``STRING_EXT`` (read as a list of ints).  Every other tag -- pids,
-    ports, references, funs, maps, compressed terms, improper lists, ... -- is
-    refused with ``ValueError``, as are trailing bytes, non-finite floats,
-    inputs over ``MAX_INPUT_BYTES`` and nesting deeper than ``MAX_DEPTH``.
+    All of the above plus ``SMALL_ATOM_EXT`` and ``STRING_EXT`` (read as a list
+    of ints).  Every other tag -- pids, ports, references, funs, maps,
+    compressed terms, improper lists, ... -- is refused with ``ValueError``, as
+    are trailing bytes, non-finite floats, inputs over ``MAX_INPUT_BYTES`` and
+    nesting deeper than ``MAX_DEPTH``.  Nested terms are walked with a stack of
+    our own, so depth never meets Python's recursion limit.
 
 JSON inside terms (``json_to_term`` / ``term_to_json``)
     KAZOO's JSON object is ``{PropList}``: a 1-tuple holding a list of
@@ -54,13 +58,17 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Generator, Mapping
+
+log = logging.getLogger(__name__)
 
 __all__ = ["Atom", "encode", "decode", "json_to_term", "term_to_json",
-           "ActionResult", "RESULT_KINDS", "encode_result", "decode_result", "result_to_term", "result_from_term"]
+           "ActionResult", "RESULT_KINDS", "encode_result", "encode_result_or_continue", "decode_result",
+           "result_to_term", "result_from_term"]
 
 VERSION = 131
 NEW_FLOAT_EXT = 70
@@ -74,13 +82,15 @@ STRING_EXT = 107
 LIST_EXT = 108
 BINARY_EXT = 109
 SMALL_BIG_EXT = 110
+LARGE_BIG_EXT = 111
 SMALL_ATOM_EXT = 115
 ATOM_UTF8_EXT = 118
 SMALL_ATOM_UTF8_EXT = 119
 
-# Bounds of the safe decoder.
-MAX_DEPTH = 64
-MAX_INPUT_BYTES = 1 << 20
+# Bounds.  A term (or JSON value) deeper than MAX_DEPTH is neither written nor read; a JSON
+# text from the bus is at most 1024 levels deep (orjson), a term from it three times that.
+MAX_DEPTH = 10_000
+MAX_INPUT_BYTES = 1 << 20   # the decoder's input, from the bus
 MAX_ATOM_CHARS = 255  # Erlang's own limit
 
 _INT32 = struct.Struct(">i")
@@ -101,18 +111,57 @@ class Atom(str):
 TRUE, FALSE, NULL = Atom("true"), Atom("false"), Atom("null")
 
 
+# ---- walking nested terms without recursion ----------------------------------------
+
+Walk = Generator[Any, Any, Any]
+
+
+def _run(walk: Walk) -> Any:
+    """Run a nested walk with a stack of our own instead of Python's call stack.
+
+    A walk is a generator that yields the walk of each child and is sent the child's result
+    back; the value it returns is its own result.  Nesting is bounded by ``MAX_DEPTH``, never
+    by Python's recursion limit."""
+    stack = [walk]
+    value = None
+    while stack:
+        try:
+            child = stack[-1].send(value)
+        except StopIteration as done:
+            stack.pop()
+            value = done.value
+            continue
+        if len(stack) >= MAX_DEPTH:          # the child would be one level too deep
+            raise ValueError(f"term nested deeper than {MAX_DEPTH}")
+        stack.append(child)
+        value = None
+    return value
+
+
+def _enter(container: Any, active: set[int]) -> int:
+    key = id(container)
+    if key in active:
+        raise ValueError("the term contains itself")
+    active.add(key)
+    return key
+
+
 # ---- encoding -------------------------------------------------------------------
 
 def encode(term: Any) -> bytes:
-    """``term_to_binary`` of ``term`` in the forms bus.md 3.8.4 lists."""
+    """``term_to_binary`` of ``term``.
+
+    Total over the Python forms of the module docstring: it raises only for what has no
+    Erlang term at all -- ``ValueError`` for a non-finite float, an atom over 255 characters
+    (Erlang's limit) or not encodable as UTF-8, a term that contains itself, nesting deeper
+    than ``MAX_DEPTH``, a size past 2**32 - 1; ``TypeError`` for a ``str`` (binary or atom?)
+    and any other type."""
     out = bytearray((VERSION,))
-    _encode(term, out, 0)
+    _run(_encode(term, out, set()))
     return bytes(out)
 
 
-def _encode(term: Any, out: bytearray, depth: int) -> None:
-    if depth > MAX_DEPTH:
-        raise ValueError(f"term nested deeper than {MAX_DEPTH}")
+def _encode(term: Any, out: bytearray, active: set[int]) -> Walk:
     if isinstance(term, Atom):
         _encode_atom(term, out)
     elif isinstance(term, bool):
@@ -126,27 +175,34 @@ def _encode(term: Any, out: bytearray, depth: int) -> None:
         out += _DOUBLE.pack(term)
     elif isinstance(term, (bytes, bytearray)):
         out.append(BINARY_EXT)
-        out += _UINT32.pack(len(term))
+        out += _UINT32.pack(_size(len(term), "binary"))
         out += term
-    elif isinstance(term, tuple):
-        if len(term) <= 255:
-            out += bytes((SMALL_TUPLE_EXT, len(term)))
-        else:
-            out.append(LARGE_TUPLE_EXT)
-            out += _UINT32.pack(len(term))
-        for element in term:
-            _encode(element, out, depth + 1)
-    elif isinstance(term, list):
-        if term:
+    elif isinstance(term, (tuple, list)):
+        key = _enter(term, active)
+        if isinstance(term, tuple):
+            if len(term) <= 255:
+                out += bytes((SMALL_TUPLE_EXT, len(term)))
+            else:
+                out.append(LARGE_TUPLE_EXT)
+                out += _UINT32.pack(_size(len(term), "tuple"))
+        elif term:
             out.append(LIST_EXT)
-            out += _UINT32.pack(len(term))
-            for element in term:
-                _encode(element, out, depth + 1)
-        out.append(NIL_EXT)
+            out += _UINT32.pack(_size(len(term), "list"))
+        for element in term:
+            yield _encode(element, out, active)
+        if isinstance(term, list):
+            out.append(NIL_EXT)
+        active.discard(key)
     elif isinstance(term, str):
         raise TypeError(f"ambiguous str {term!r:.40}: use bytes for a binary or Atom for an atom")
     else:
         raise TypeError(f"no Erlang term for {type(term).__name__}")
+
+
+def _size(n: int, what: str) -> int:
+    if n > 0xFFFFFFFF:
+        raise ValueError(f"{what} of {n} elements is past the term format's 2**32 - 1")
+    return n
 
 
 def _encode_atom(atom: str, out: bytearray) -> None:
@@ -155,9 +211,22 @@ def _encode_atom(atom: str, out: bytearray) -> None:
     try:
         name = atom.encode("latin-1")
     except UnicodeEncodeError:
-        raise ValueError(f"atom {atom!r} is not Latin-1; ATOM_EXT cannot carry it") from None
-    out.append(ATOM_EXT)
-    out += _UINT16.pack(len(name))
+        pass
+    else:
+        out.append(ATOM_EXT)
+        out += _UINT16.pack(len(name))
+        out += name
+        return
+    # beyond Latin-1 only the UTF-8 forms can carry the name (read by every OTP since R16)
+    try:
+        name = atom.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"atom {atom!r:.40} is not valid Unicode text") from None
+    if len(name) <= 255:
+        out += bytes((SMALL_ATOM_UTF8_EXT, len(name)))
+    else:
+        out.append(ATOM_UTF8_EXT)
+        out += _UINT16.pack(len(name))
     out += name
 
 
@@ -170,16 +239,20 @@ def _encode_int(value: int, out: bytearray) -> None:
     else:
         magnitude = abs(value)
         digits = magnitude.to_bytes((magnitude.bit_length() + 7) // 8, "little")
-        if len(digits) > 255:
-            raise ValueError("integer too large for SMALL_BIG_EXT")
-        out += bytes((SMALL_BIG_EXT, len(digits), 1 if value < 0 else 0))
+        if len(digits) <= 255:
+            out += bytes((SMALL_BIG_EXT, len(digits)))
+        else:
+            out.append(LARGE_BIG_EXT)
+            out += _UINT32.pack(_size(len(digits), "integer"))
+        out.append(1 if value < 0 else 0)
         out += digits
 
 
 # ---- decoding -------------------------------------------------------------------
 
 def decode(data: bytes) -> Any:
-    """``binary_to_term`` restricted to the tags of bus.md 3.8.4; anything else raises ``ValueError``."""
+    """``binary_to_term`` restricted to the tags of bus.md 3.8.4 (and ``LARGE_BIG_EXT``);
+    anything else raises ``ValueError``."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError("decode takes bytes")
     data = bytes(data)
@@ -188,7 +261,7 @@ def decode(data: bytes) -> Any:
     if not data or data[0] != VERSION:
         raise ValueError("not an external term: version byte 131 missing")
     reader = _Reader(data, 1)
-    term = reader.term(0)
+    term = _run(reader.term())
     if reader.pos != len(data):
         raise ValueError(f"{len(data) - reader.pos} trailing byte(s) after the term")
     return term
@@ -237,21 +310,23 @@ class _Reader:
             raise ValueError(f"atom longer than {MAX_ATOM_CHARS} characters")
         return Atom(name)
 
-    def term(self, depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise ValueError(f"term nested deeper than {MAX_DEPTH}")
+    def big(self, n: int) -> int:
+        sign = self.u8()
+        if sign > 1:
+            raise ValueError("bad sign byte in a big integer")
+        magnitude = int.from_bytes(self.take(n), "little")
+        return -magnitude if sign else magnitude
+
+    def term(self) -> Walk:
         tag = self.u8()
         if tag == SMALL_INTEGER_EXT:
             return self.u8()
         if tag == INTEGER_EXT:
             return _INT32.unpack(self.take(4))[0]
         if tag == SMALL_BIG_EXT:
-            n = self.u8()
-            sign = self.u8()
-            if sign > 1:
-                raise ValueError("bad sign byte in SMALL_BIG_EXT")
-            magnitude = int.from_bytes(self.take(n), "little")
-            return -magnitude if sign else magnitude
+            return self.big(self.u8())
+        if tag == LARGE_BIG_EXT:
+            return self.big(self.u32())
         if tag == NEW_FLOAT_EXT:
             value = _DOUBLE.unpack(self.take(8))[0]
             if not math.isfinite(value):
@@ -267,19 +342,21 @@ class _Reader:
             return self.atom(self.u8(), "utf-8")
         if tag == BINARY_EXT:
             return self.take(self.u32())
-        if tag == SMALL_TUPLE_EXT:
-            arity = self.count(self.u8(), "tuple")
-            return tuple(self.term(depth + 1) for _ in range(arity))
-        if tag == LARGE_TUPLE_EXT:
-            arity = self.count(self.u32(), "tuple")
-            return tuple(self.term(depth + 1) for _ in range(arity))
+        if tag in (SMALL_TUPLE_EXT, LARGE_TUPLE_EXT):
+            arity = self.count(self.u8() if tag == SMALL_TUPLE_EXT else self.u32(), "tuple")
+            elements = []
+            for _ in range(arity):
+                elements.append((yield self.term()))
+            return tuple(elements)
         if tag == NIL_EXT:
             return []
         if tag == STRING_EXT:
             return list(self.take(self.u16()))
         if tag == LIST_EXT:
             length = self.count(self.u32(), "list")
-            items = [self.term(depth + 1) for _ in range(length)]
+            items = []
+            for _ in range(length):
+                items.append((yield self.term()))
             if self.u8() != NIL_EXT:
                 raise ValueError("improper list (tail is not [])")
             return items
@@ -288,10 +365,12 @@ class _Reader:
 
 # ---- JSON <-> term (KAZOO's {PropList} objects) ------------------------------------
 
-def json_to_term(value: Any, _depth: int = 0) -> Any:
+def json_to_term(value: Any) -> Any:
     """A JSON value (as ``json.loads`` gives it) as KAZOO holds it in Erlang."""
-    if _depth > MAX_DEPTH:
-        raise ValueError(f"JSON nested deeper than {MAX_DEPTH}")
+    return _run(_json_to_term(value, set()))
+
+
+def _json_to_term(value: Any, active: set[int]) -> Walk:
     if value is None:
         return NULL
     if isinstance(value, bool):
@@ -301,21 +380,30 @@ def json_to_term(value: Any, _depth: int = 0) -> Any:
     if isinstance(value, str):
         return value.encode("utf-8")
     if isinstance(value, Mapping):
+        key = _enter(value, active)
         pairs = []
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"JSON object keys are strings, not {type(key).__name__}")
-            pairs.append((key.encode("utf-8"), json_to_term(item, _depth + 1)))
+        for name, item in value.items():
+            if not isinstance(name, str):
+                raise TypeError(f"JSON object keys are strings, not {type(name).__name__}")
+            pairs.append((name.encode("utf-8"), (yield _json_to_term(item, active))))
+        active.discard(key)
         return (pairs,)
     if isinstance(value, (list, tuple)):
-        return [json_to_term(item, _depth + 1) for item in value]
+        key = _enter(value, active)
+        items = []
+        for item in value:
+            items.append((yield _json_to_term(item, active)))
+        active.discard(key)
+        return items
     raise TypeError(f"not a JSON value: {type(value).__name__}")
 
 
-def term_to_json(term: Any, _depth: int = 0) -> Any:
+def term_to_json(term: Any) -> Any:
     """The JSON value a KAZOO term stands for; ``ValueError`` when it stands for none."""
-    if _depth > MAX_DEPTH:
-        raise ValueError(f"term nested deeper than {MAX_DEPTH}")
+    return _run(_term_to_json(term))
+
+
+def _term_to_json(term: Any) -> Walk:
     if isinstance(term, Atom):
         if term == "true":
             return True
@@ -334,16 +422,19 @@ def term_to_json(term: Any, _depth: int = 0) -> Any:
         except UnicodeDecodeError:
             raise ValueError("binary is not UTF-8 text") from None
     if isinstance(term, list):
-        return [term_to_json(item, _depth + 1) for item in term]
+        items = []
+        for item in term:
+            items.append((yield _term_to_json(item)))
+        return items
     if isinstance(term, tuple) and len(term) == 1 and isinstance(term[0], list):
         obj: dict[str, Any] = {}
         for pair in term[0]:
             if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], (bytes, Atom))):
                 raise ValueError("a JSON object term holds {Key, Value} pairs with binary keys")
-            key = term_to_json(pair[0], _depth + 1)
-            if not isinstance(key, str):
+            name = yield _term_to_json(pair[0])
+            if not isinstance(name, str):
                 raise ValueError("a JSON object key must be text")
-            obj[key] = term_to_json(pair[1], _depth + 1)
+            obj[name] = yield _term_to_json(pair[1])
         return obj
     raise ValueError(f"term {term!r:.60} is not a JSON value")
 
@@ -404,6 +495,22 @@ def result_from_term(term: Any) -> ActionResult:
 def encode_result(result: ActionResult | tuple[str, Any]) -> str:
     """The ``Result`` field of action.result: base64 (standard, padded) of the term."""
     return base64.b64encode(encode(result_to_term(result))).decode("ascii")
+
+
+CONTINUE_TEXT = "g2QACGNvbnRpbnVl"      # encode_result(ActionResult("continue"))
+
+
+def encode_result_or_continue(result: ActionResult) -> tuple[str, str]:
+    """``(Result field, kind sent)``: the result's own encoding, or -- when it has no Erlang
+    term (a flow holding a NaN or something that is no JSON value, text that is not Unicode) --
+    ``continue``, logged with the reason.  An action.result must go out either way: KAZOO's
+    executor waits for it until the call ends."""
+    try:
+        return encode_result(result), result.kind
+    except (ValueError, TypeError) as exc:
+        log.error("the %s result cannot be written as an Erlang term (%s); answering continue instead",
+                  result.kind, exc)
+        return CONTINUE_TEXT, "continue"
 
 
 def decode_result(text: str | bytes) -> ActionResult:

@@ -111,6 +111,14 @@ async def set_system_config(store, category: str, values: dict[str, Any]) -> Non
     await put(store, layout.SYSTEM_CONFIG_DB, {"_id": category, "default": values}, "config")
 
 
+async def seed_fast_site(store, tag: str) -> Site:
+    """An initialised store with one ``Site`` and fast call-command timeouts."""
+    site = Site(tag)
+    await store.init_db()
+    await set_system_config(store, "call_command", FAST_CALL_COMMAND)
+    return await seed_site(store, site)
+
+
 async def make_bus(url: str, app_name: str) -> Bus:
     bus = Bus(open_transport(url), Validator(), app_name=app_name, node=f"{app_name}@reliability")
     await bus.start()

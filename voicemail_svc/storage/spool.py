@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
+from services.logging import bind_call, call_context
+from services.tasks import raise_if_cancelling
 from voicemail_svc.storage.messages import Messages
 from voicemail_svc.storage.upload import Grant
 
@@ -85,6 +87,11 @@ class Pending:
     def doc_id(self) -> str:
         return self.doc["_id"]
 
+    @property
+    def call_id(self) -> str | None:
+        """The call that left the message: the spool's lines about it carry its Call-ID."""
+        return self.stored.call.get("Call-ID") or None
+
     def to_json(self) -> dict[str, Any]:
         return {"account_id": self.account_id, "doc": dict(self.doc), "attachment": self.attachment,
                 "content_type": self.content_type, "stored": self.stored.to_json()}
@@ -124,8 +131,10 @@ class Spool:
                 log.error("spool entry %s has no audio; left in place", meta.name)
                 continue
             self._pending[pending.doc_id] = pending
-            log.info("spooled message %s found at start; it will be stored", pending.doc_id)
-        self._task = asyncio.get_running_loop().create_task(self._retry_loop(), name="voicemail-spool")
+            with bind_call(pending.call_id):
+                log.info("spooled message %s found at start; it will be stored", pending.doc_id)
+        self._task = asyncio.get_running_loop().create_task(self._retry_loop(), name="voicemail-spool",
+                                                            context=call_context())
         self._task.add_done_callback(self._loop_done)
         if self.spooled():
             self._wake.set()
@@ -180,14 +189,16 @@ class Spool:
             return SPOOLED
         if content_type and content_type != "application/octet-stream":
             pending.content_type = content_type
-        try:
-            await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
-        except Exception as exc:
-            log.warning("storing message %s failed (%s); spooling it", pending.doc_id, exc or type(exc).__name__)
-            await asyncio.to_thread(self._write, pending, body)
-            pending.state = SPOOLED
-            self._wake.set()
-            return SPOOLED
+        with bind_call(pending.call_id):        # the upload request itself names no call
+            try:
+                await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
+            except Exception as exc:
+                log.warning("storing message %s failed (%s); spooling it", pending.doc_id,
+                            exc or type(exc).__name__)
+                await asyncio.to_thread(self._write, pending, body)
+                pending.state = SPOOLED
+                self._wake.set()
+                return SPOOLED
         pending.state = STORED
         return STORED
 
@@ -229,6 +240,7 @@ class Spool:
                 await asyncio.wait_for(self._wake.wait(), self.retry_s)
             except asyncio.TimeoutError:
                 pass
+            raise_if_cancelling()
             self._wake.clear()
             for doc_id in self.spooled():
                 await self.retry(doc_id)
@@ -238,17 +250,19 @@ class Spool:
         pending = self._pending.get(doc_id)
         if pending is None or pending.state != SPOOLED:
             return False
-        try:
-            body = await asyncio.to_thread(self._audio_path(doc_id).read_bytes)
-            await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
-        except Exception as exc:
-            log.info("spooled message %s still not stored: %s", doc_id, exc or type(exc).__name__)
-            return False
-        await asyncio.to_thread(self._remove, doc_id)
-        del self._pending[doc_id]
-        self.stored_later += 1
-        log.info("spooled message %s stored", doc_id)
-        task = asyncio.get_running_loop().create_task(self._notify(pending.stored), name=f"vm-notify-{doc_id}")
+        with bind_call(pending.call_id):        # the retry loop serves every spooled message
+            try:
+                body = await asyncio.to_thread(self._audio_path(doc_id).read_bytes)
+                await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
+            except Exception as exc:
+                log.info("spooled message %s still not stored: %s", doc_id, exc or type(exc).__name__)
+                return False
+            await asyncio.to_thread(self._remove, doc_id)
+            del self._pending[doc_id]
+            self.stored_later += 1
+            log.info("spooled message %s stored", doc_id)
+            task = asyncio.get_running_loop().create_task(self._notify(pending.stored), name=f"vm-notify-{doc_id}",
+                                                          context=call_context(pending.call_id))
         self._notifying.add(task)
         task.add_done_callback(self._notifying.discard)
         return True

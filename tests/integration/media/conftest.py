@@ -188,10 +188,7 @@ async def start_media(amqp_url):
     def context_for(store, settings: Settings) -> ServiceContext:
         context = ServiceContext(settings, store=store)
 
-        async def close_context() -> None:
-            context._store = None          # the store fixture closes the store
-            await context.close()
-        cleanups.append(close_context)
+        cleanups.append(context.close)     # a store given to the context stays the fixture's to close
         return context
 
     async def start(store, *, secret: str | None = "media-test-secret", clock: Clock | None = None,

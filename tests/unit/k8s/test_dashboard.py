@@ -1,17 +1,25 @@
 """The Grafana dashboard: valid JSON that Grafana imports, showing the four things the issue asks
-for, using only metric names kzvoice really exports (services/metrics.py)."""
+for, using only metric names kzvoice really exports (services/metrics.py) and that its code
+really sets (a metric drawn but never set shows an empty panel for ever: issue 15 found two).
+tests/integration/test_dashboard_metrics.py then sees each of them set in a running process."""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.metrics import MetricWrapperBase
 
 from services.metrics import Metrics
 from tests.unit.k8s.manifests import K8S
 
 DASHBOARD = K8S / "base" / "monitoring" / "kzvoice-dashboard.json"
+REPO = Path(__file__).resolve().parents[3]
+SOURCES = ("services", "callflow_svc", "voicemail_svc", "config_svc")
+# labels Prometheus adds to every series it scrapes through a ServiceMonitor (and le of buckets)
+TARGET_LABELS = {"namespace", "pod", "service", "job", "instance", "container", "endpoint", "le"}
+SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 
 
 def load():
@@ -28,19 +36,31 @@ def exprs(dashboard):
     return [(p["title"], t["expr"]) for p in panels(dashboard) for t in p.get("targets", [])]
 
 
-def exported_series() -> set[str]:
-    """Every series name a kzvoice process exposes on /metrics (histograms' _bucket/_sum/_count too)."""
+def metric_attributes() -> dict[str, tuple[str, MetricWrapperBase]]:
+    """Every series name a kzvoice process can expose on /metrics (histograms' _bucket/_sum/_count,
+    counters' _total) -> (the ``Metrics`` attribute holding it, the metric)."""
     metrics = Metrics()
-    # labelled metrics appear on /metrics only once a label set was used
-    metrics.rejected.labels("q", "schema").inc()
-    metrics.consumed.labels("q", "m").inc()
-    metrics.published.labels("m").inc()
-    metrics.handler_errors.labels("q", "m").inc()
-    metrics.handle_seconds.labels("q").observe(0.1)
-    names = set()
-    for family in text_string_to_metric_families(metrics.render().decode()):
-        names |= {sample.name for sample in family.samples}
-    return names
+    found = {}
+    for attribute, metric in vars(metrics).items():
+        if not isinstance(metric, MetricWrapperBase):
+            continue
+        for family in metric.describe():
+            for suffix in SUFFIXES[family.type]:
+                found[family.name + suffix] = (attribute, metric)
+    return found
+
+
+def exported_series() -> set[str]:
+    return set(metric_attributes())
+
+
+def dashboard_series() -> dict[str, list[str]]:
+    """Series name -> the titles of the panels that draw it."""
+    used: dict[str, list[str]] = {}
+    for title, expr in exprs(load()):
+        for name in re.findall(r"\b(kzvoice_[a-z_]+)", expr):
+            used.setdefault(name, []).append(title)
+    return used
 
 
 def test_dashboard_is_importable():
@@ -68,12 +88,35 @@ def test_panels_show_what_the_issue_asks_for():
 
 def test_every_series_in_the_dashboard_is_exported():
     exported = exported_series()
-    used = set()
-    for title, expr in exprs(load()):
-        for name in re.findall(r"\b(kzvoice_[a-z_]+)", expr):
-            used.add(name)
-            assert name in exported, f"{title}: {name} is not a kzvoice metric"
+    used = dashboard_series()
+    assert {name: titles for name, titles in used.items() if name not in exported} == {}, \
+        "drawn but not a kzvoice metric"
     assert len(used) >= 5
+
+
+def test_every_metric_in_the_dashboard_is_set_by_the_services_code():
+    """Each drawn metric's ``Metrics`` attribute is counted, set or observed somewhere in the
+    services' code (not in services/metrics.py, which only declares it)."""
+    code = "\n".join(path.read_text(encoding="utf-8") for folder in SOURCES
+                     for path in sorted((REPO / folder).rglob("*.py")) if path != REPO / "services" / "metrics.py")
+    attributes = metric_attributes()
+    never_set = {}
+    for name, titles in dashboard_series().items():
+        attribute, _ = attributes[name]
+        if not re.search(rf"\.{attribute}\.(labels|inc|dec|set|observe)\b", code):
+            never_set[name] = titles
+    assert never_set == {}, "drawn, but no code sets it"
+
+
+def test_labels_the_dashboard_groups_by_exist():
+    attributes = metric_attributes()
+    wrong = []
+    for title, expr in exprs(load()):
+        names = re.findall(r"\b(kzvoice_[a-z_]+)", expr)
+        labels = set().union(*(attributes[n][1]._labelnames for n in names)) | TARGET_LABELS
+        for group in re.findall(r"by \(([^)]*)\)", expr):
+            wrong += [(title, label) for label in (g.strip() for g in group.split(",")) if label not in labels]
+    assert wrong == [], "grouped by a label the metric does not have"
 
 
 def test_queries_are_scoped_to_the_chosen_namespace():

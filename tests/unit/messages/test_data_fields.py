@@ -14,7 +14,8 @@ def publisher():
 
 
 def test_empty_value_survives_building_a_get_resp(publisher):
-    body = publisher.build(catalogue.SYSCONF_GET_RESP, {"Category": "callflow", "Key": "k", "Value": ""})
+    body = publisher.build(catalogue.SYSCONF_GET_RESP,
+                           {"Msg-ID": "req-1", "Category": "callflow", "Key": "k", "Value": ""})
     assert body["Value"] == ""
     assert Validator().parse(body)["Value"] == ""
 
@@ -25,9 +26,10 @@ def test_null_value_survives_building_a_set_req(publisher):
 
 
 def test_other_empty_fields_are_still_stripped_and_value_is_still_required(publisher):
-    body = publisher.build(catalogue.SYSCONF_GET_RESP, {"Category": "callflow", "Key": "k", "Value": 1, "Node": ""})
+    body = publisher.build(catalogue.SYSCONF_GET_RESP,
+                           {"Msg-ID": "req-1", "Category": "callflow", "Key": "k", "Value": 1, "Node": ""})
     assert "Node" not in body
     with pytest.raises(InvalidMessage):
-        publisher.build(catalogue.SYSCONF_GET_RESP, {"Category": "callflow", "Key": "k"})
+        publisher.build(catalogue.SYSCONF_GET_RESP, {"Msg-ID": "req-1", "Category": "callflow", "Key": "k"})
     with pytest.raises(InvalidMessage):   # an empty Key is still "missing"
-        publisher.build(catalogue.SYSCONF_GET_RESP, {"Category": "callflow", "Key": "", "Value": 1})
+        publisher.build(catalogue.SYSCONF_GET_RESP, {"Msg-ID": "req-1", "Category": "callflow", "Key": "", "Value": 1})

@@ -114,7 +114,8 @@ def test_string_ext_is_a_list_of_bytes():
     pytest.param(b"\x83qd\x00\x01md\x00\x01fa\x01", id="EXPORT_EXT"),
     pytest.param(b"\x83t\x00\x00\x00\x00", id="MAP_EXT"),
     pytest.param(b"\x83P\x00\x00\x00\x0fx\x9c" + b"\x00" * 10, id="compressed"),
-    pytest.param(b"\x83o\x00\x00\x00\x01\x00\x01", id="LARGE_BIG_EXT"),
+    pytest.param(b"\x83o\x00\x00\x00\x01\x02\x01", id="bad LARGE_BIG_EXT sign"),
+    pytest.param(b"\x83o\xff\xff\xff\xff\x00\x01", id="LARGE_BIG_EXT longer than the input"),
     pytest.param(b"\x83c" + b"1.0".ljust(31, b"\x00"), id="FLOAT_EXT"),
     pytest.param(b"\x83M\x00\x00\x00\x01\x03\x80", id="BIT_BINARY_EXT"),
     pytest.param(b"\x83l\x00\x00\x00\x01a\x01a\x02", id="improper list"),
@@ -129,7 +130,7 @@ def test_string_ext_is_a_list_of_bytes():
     pytest.param(b"\x83v\x00\x02\xc3\x28", id="atom not UTF-8"),
     pytest.param(b"\x83d\x01\x00" + b"a" * 256, id="atom too long"),
     pytest.param(b"\x83n\x01\x02\x01", id="bad bignum sign"),
-    pytest.param(b"\x83" + b"h\x01" * 100 + b"j", id="nested too deep"),
+    pytest.param(b"\x83" + b"h\x01" * (etf.MAX_DEPTH + 1) + b"j", id="nested too deep"),
 ])
 def test_decoder_refuses(data):
     with pytest.raises(ValueError):
@@ -145,10 +146,12 @@ def test_decoder_refuses_oversized_input():
     ("text", TypeError),
     ({"a": 1}, TypeError),
     (None, TypeError),
-    (Atom("\u4e2d"), ValueError),
+    (Atom("\ud800"), ValueError),           # a lone surrogate is no text
     (Atom("a" * 256), ValueError),
+    (Atom("\u4e2d" * 256), ValueError),
     (float("inf"), ValueError),
-    (2**(8 * 256), ValueError),
+    (float("nan"), ValueError),
+    (set(), TypeError),
 ])
 def test_encoder_refuses(term, error):
     with pytest.raises(error):
