@@ -153,8 +153,7 @@ async def serve(url: str, folder: Path) -> None:
     await site.stop()
     await runner.cleanup()
     await config_svc.stop(2.0)
-    context._store = None
-    await context.close()
+    await context.close()           # a store given to the context is closed below, by its owner
     await store.close()
 
 
