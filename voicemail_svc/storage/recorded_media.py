@@ -43,6 +43,7 @@ from services.media.signer import Grant
 from services.store import layout
 from services.store.interface import Conflict, NotFound
 from voicemail_svc.storage.messages import attachment_names, inline_audio
+from voicemail_svc.storage.upload import NotExpected
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class RecordedMedia:
         endpoint answers 500 and the gateway may try the same URL again)."""
         pending = self._pending.get(grant.doc_id)
         if pending is None or not pending.matches(grant):
-            raise LookupError(f"no recording is expected for {grant.doc_id}/{grant.attachment}")
+            raise NotExpected(f"no recording is expected for {grant.doc_id}/{grant.attachment}")
         with bind_call(pending.call_id):         # the upload request itself names no call
             if pending.stored is not None:
                 log.info("media %s: a second upload of %s; stored already", pending.doc_id, pending.attachment)

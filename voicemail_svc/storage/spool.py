@@ -51,6 +51,7 @@ from services.media.signer import Grant
 from services.store import layout
 from services.tasks import raise_if_cancelling
 from voicemail_svc.storage.messages import Messages, inline_audio
+from voicemail_svc.storage.upload import NotExpected
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class Spool:
         """Store an uploaded recording, or spool it when the store fails; raises only if both fail."""
         pending = self._pending.get(grant.doc_id)
         if pending is None or not pending.matches(grant):
-            raise LookupError(f"no message is waiting for {grant.doc_id}/{grant.attachment}")
+            raise NotExpected(f"no message is waiting for {grant.doc_id}/{grant.attachment}")
         if pending.state in (STORED, SPOOLED):
             with bind_call(pending.call_id):
                 log.info("message %s: a second upload of its audio; it is %s already", pending.doc_id,

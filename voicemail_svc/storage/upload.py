@@ -22,8 +22,10 @@ Each URL carries a token that
 * is accepted once: the first ``PUT`` that the sink takes consumes it.
 
 Every other ``PUT`` (forged, altered, expired, reused, another purpose's token,
-wrong path) gets 403 and stores nothing.  A sink failure answers 500 and does
-not consume the token, so the gateway's retry of the same URL can still succeed.
+wrong path) gets 403 and stores nothing; a valid one for a recording nothing
+waits for any more (the session ended long ago) gets 404.  A sink failure
+answers 500 and does not consume the token, so the gateway's retry of the same
+URL can still succeed.
 
 API (stable)::
 
@@ -64,6 +66,10 @@ _USED_KEPT = 1024               # used nonces kept before the expired ones are p
 
 class Forbidden(Exception):
     """The token is not one we issued for this, or no longer usable."""
+
+
+class NotExpected(LookupError):
+    """Raised by a sink: a valid token, but nothing waits for that recording (any more): 404."""
 
 
 class UploadTokens:
@@ -185,6 +191,9 @@ class UploadServer:
             await sink(grant, body, content_type.split(";")[0].strip() or "application/octet-stream")
         except asyncio.CancelledError:
             raise
+        except NotExpected as exc:
+            log.warning("upload not taken: %s", exc)
+            return web.Response(status=404, text="not expected")
         except Exception:
             log.exception("storing the upload of %s/%s failed", grant.doc_id, grant.attachment)
             return web.Response(status=500, text="not stored")

@@ -170,18 +170,21 @@ class Stage:
         self.notify_replies = await self.vm_bus.reply_queue("check-notify")
         notifier = Notifier(bus=self.vm_bus, replies=self.notify_replies, messages=messages, mailboxes=mailboxes,
                             mwi=mwi)
-        # check saves no new message: the spool is not started and the upload endpoint does not listen
+        # check saves no new message (the spool is not started), but the greetings it records are
+        # uploaded: the upload endpoint listens
         spool = Spool(self.tmp_path / "spool", messages, on_stored=notifier.message_stored)
         audio = AudioResolver(self.store)
         recorded_media = RecordedMedia(self.store, Announcer(self.vm_bus), audio)
-        uploads = UploadServer(signer=UrlSigner(), sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
-                                                          Purpose.UPLOAD_MEDIA: recorded_media.receive})
+        self.uploads = uploads = await UploadServer(
+            signer=UrlSigner(), sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
+                                       Purpose.UPLOAD_MEDIA: recorded_media.receive}).start()
         self.deps = Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=messages, mwi=mwi,
                          notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
                          audio=audio, find_callflow=callflow_finder(self.store), check=run_check)
         return self
 
     async def stop(self) -> None:
+        await self.uploads.stop()
         await self.taps.stop(1.0)
         await self.notify_replies.close()
         await self.config.close()
