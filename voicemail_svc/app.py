@@ -109,7 +109,8 @@ class VoicemailService:
                  session: SessionRunner | None = None, queue: str = ACTIONS_QUEUE, config_client=None,
                  upload_host: str | None = None, upload_port: int | None = None, public_url: str | None = None,
                  transcriber=None, check: CheckHandover = run_check, spool_dir: str | None = None,
-                 spool_retry_s: float = 2.0, upload_ttl_s: float | None = None, store: Store | None = None,
+                 spool_retry_s: float = 2.0, spool_store_timeout_s: float | None = None,
+                 upload_ttl_s: float | None = None, store: Store | None = None,
                  resend_mwi: bool = True, clock: Callable[[], int] | None = None,
                  call_factory: CallFactory = bus_call) -> None:
         self._context = context
@@ -125,6 +126,7 @@ class VoicemailService:
         self._check = check
         self._spool_dir = spool_dir
         self._spool_retry_s = spool_retry_s
+        self._spool_store_timeout_s = spool_store_timeout_s
         self._upload_ttl_s = upload_ttl_s
         self._store = store
         self._resend_mwi = resend_mwi
@@ -177,7 +179,8 @@ class VoicemailService:
         notifier = Notifier(bus=bus, replies=self._notify_replies, messages=messages, mailboxes=mailboxes, mwi=mwi,
                             transcriber=self._transcriber)
         spool = Spool(self._spool_dir or settings.spool_dir, messages, on_stored=notifier.message_stored,
-                      retry_s=self._spool_retry_s)
+                      retry_s=self._spool_retry_s,
+                      **({"store_timeout_s": self._spool_store_timeout_s} if self._spool_store_timeout_s else {}))
         await spool.start()
         # the one signer of the service: upload URLs here, media Stream-URLs (services/media) too
         signer = UrlSigner(settings.upload_secret)

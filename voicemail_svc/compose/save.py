@@ -67,7 +67,7 @@ async def save_message(deps: Deps, call: CallControl, info: CallInfo, *, box: Ma
     except StoreFailed as exc:
         failure = exc
     # an upload still being stored when the gateway gave up is waited for
-    state = await deps.spool.settled(doc["_id"], deps.spool.store_timeout_s + SETTLE_MARGIN_S)
+    state = await deps.spool.settled(pending, deps.spool.store_timeout_s + SETTLE_MARGIN_S)
     if state == SPOOLED:
         log.info("message %s is spooled; it is notified once stored", doc["_id"])
         return SPOOLED

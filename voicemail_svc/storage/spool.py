@@ -25,7 +25,7 @@ API (stable)::
     spool.expect(pending)
     state = await spool.receive(grant, body, content_type)    # "stored" or "spooled"
     spool.state(doc_id)        # None, "waiting", "receiving", "stored", "spooled"
-    state = await spool.settled(doc_id, timeout_s)    # the state once an upload being received is done
+    state = await spool.settled(pending, timeout_s)   # the state once an upload being received is done
     spool.forget(doc_id)
     await spool.stop()
 
@@ -188,13 +188,10 @@ class Spool:
         pending = self._pending.get(doc_id)
         return pending.state if pending is not None else None
 
-    async def settled(self, doc_id: str, timeout_s: float) -> str | None:
+    async def settled(self, pending: Pending, timeout_s: float) -> str:
         """The message's state once an upload of it that is being received has been stored or
         spooled (waiting at most ``timeout_s``): the gateway may report a failed upload while
         our endpoint is still storing it."""
-        pending = self._pending.get(doc_id)
-        if pending is None:
-            return None
         if pending.state == RECEIVING:
             try:
                 await asyncio.wait_for(pending.done.wait(), timeout_s)
@@ -247,7 +244,7 @@ class Spool:
                 await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
             except Exception as exc:
                 log.warning("storing message %s failed (%s); spooling it", pending.doc_id,
-                            exc or type(exc).__name__)
+                            str(exc) or type(exc).__name__)
                 await asyncio.to_thread(self._write, pending, body)
                 self._wake.set()
                 return SPOOLED
@@ -308,7 +305,7 @@ class Spool:
                 body = await asyncio.to_thread(self._audio_path(doc_id).read_bytes)
                 await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
             except Exception as exc:
-                log.info("spooled message %s still not stored: %s", doc_id, exc or type(exc).__name__)
+                log.info("spooled message %s still not stored: %s", doc_id, str(exc) or type(exc).__name__)
                 return False
             await asyncio.to_thread(self._remove, doc_id)
             del self._pending[doc_id]

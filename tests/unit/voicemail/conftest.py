@@ -153,7 +153,8 @@ class Stage:
         return CallInfo.from_call(call)
 
     def call(self, caller: Caller | None = None, **options: Any) -> FakeCall:
-        return FakeCall(caller, account_id=ACCOUNT, uploader=self._upload, **options)
+        options.setdefault("uploader", self._upload)
+        return FakeCall(caller, account_id=ACCOUNT, **options)
 
     async def _upload(self, file_name: str, url: str) -> None:
         """What the gateway's PUT does: the upload endpoint checks the token and hands the audio to its sink."""
