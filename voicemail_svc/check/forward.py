@@ -186,7 +186,7 @@ async def forward_message(call: CallControl, env: CheckEnv, source: Mailbox, mes
 
 
 async def _refused(call: CallControl, refusal: ForwardRefused) -> Forwarded:
-    log.warning("forward refused: %s", refusal)
+    log.info("forward refused: %s", refusal)
     await call.play(call.prompt("vm-forward_abort"))
     return Forwarded.NOT_DELIVERED
 
