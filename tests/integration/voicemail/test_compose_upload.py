@@ -16,7 +16,7 @@ import pytest
 
 from services.media.signer import Purpose, UrlSigner
 from services.store import layout
-from voicemail_svc.boxes.mailbox import CallInfo, Mailbox
+from voicemail_svc.boxes.mailbox import CallInfo
 from voicemail_svc.storage.messages import new_message_doc
 from voicemail_svc.storage.spool import Pending, StoredMessage
 
