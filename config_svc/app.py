@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from config_svc.announce import Announcer
+from services.config.announce import Announcer
 from config_svc.listener import SysconfListener
 from config_svc.reads import Reads
 from config_svc.writes import Writes

@@ -4,10 +4,11 @@ Dependencies, in the order they are made: a bus connection of its own, the
 store, the config client, a reply queue for ``notify_update`` replies, boxes,
 messages, MWI (with the shared ``mwi_query`` consumer and the MWI re-sent from
 stored state at start, notify/mwi_query.py), the notifier, the spool (with its
-retry task), the upload endpoint (its own small HTTP site: ``KZ_PUBLIC_URL``'s
-port when it names one, else an ephemeral port on ``KZ_HTTP_HOST``), the
-callflow finder, then ``Deps`` and the listener that takes actions and owns the
-sessions.
+retry task), the URL signer (``KZ_UPLOAD_SECRET``), the audio resolver, the sink
+for recorded greetings (announcing on ``configuration``), the upload endpoint
+(its own small HTTP site: ``KZ_PUBLIC_URL``'s port when it names one, else an
+ephemeral port on ``KZ_HTTP_HOST``), the callflow finder, then ``Deps`` and the
+listener that takes actions and owns the sessions.
 
 ``ACTIONS`` is the table of voicemail actions (``data.action``, voicemail.md 1):
 ``compose`` (the default) and ``check`` (through ``deps.check``, the same
@@ -108,7 +109,8 @@ class VoicemailService:
                  session: SessionRunner | None = None, queue: str = ACTIONS_QUEUE, config_client=None,
                  upload_host: str | None = None, upload_port: int | None = None, public_url: str | None = None,
                  transcriber=None, check: CheckHandover = run_check, spool_dir: str | None = None,
-                 spool_retry_s: float = 2.0, upload_ttl_s: float | None = None, store: Store | None = None,
+                 spool_retry_s: float = 2.0, spool_store_timeout_s: float | None = None,
+                 upload_ttl_s: float | None = None, store: Store | None = None,
                  resend_mwi: bool = True, clock: Callable[[], int] | None = None,
                  call_factory: CallFactory = bus_call) -> None:
         self._context = context
@@ -124,6 +126,7 @@ class VoicemailService:
         self._check = check
         self._spool_dir = spool_dir
         self._spool_retry_s = spool_retry_s
+        self._spool_store_timeout_s = spool_store_timeout_s
         self._upload_ttl_s = upload_ttl_s
         self._store = store
         self._resend_mwi = resend_mwi
@@ -156,7 +159,11 @@ class VoicemailService:
         from voicemail_svc.notify.mwi import Mwi
         from voicemail_svc.notify.mwi_query import MwiQueries
         from voicemail_svc.notify.notifier import Notifier
+        from services.config.announce import Announcer
+        from services.media.audio import AudioResolver
+        from services.media.signer import Purpose, UrlSigner
         from voicemail_svc.storage.messages import Messages
+        from voicemail_svc.storage.recorded_media import RecordedMedia
         from voicemail_svc.storage.spool import Spool
         from voicemail_svc.storage.upload import DEFAULT_TTL_S, UploadServer
 
@@ -172,9 +179,15 @@ class VoicemailService:
         notifier = Notifier(bus=bus, replies=self._notify_replies, messages=messages, mailboxes=mailboxes, mwi=mwi,
                             transcriber=self._transcriber)
         spool = Spool(self._spool_dir or settings.spool_dir, messages, on_stored=notifier.message_stored,
-                      retry_s=self._spool_retry_s)
+                      retry_s=self._spool_retry_s,
+                      **({"store_timeout_s": self._spool_store_timeout_s} if self._spool_store_timeout_s else {}))
         await spool.start()
-        uploads = UploadServer(secret=settings.upload_secret, sink=spool.receive,
+        # the one signer of the service: upload URLs here, media Stream-URLs (services/media) too
+        signer = UrlSigner(settings.upload_secret)
+        resolver = AudioResolver(store)
+        recorded_media = RecordedMedia(store, Announcer(bus), resolver)
+        uploads = UploadServer(signer=signer, sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
+                                                     Purpose.UPLOAD_MEDIA: recorded_media.receive},
                                host=self._upload_host or settings.http_host, port=self._upload_port,
                                public_url=settings.public_url if self._public_url is None else self._public_url,
                                ttl_s=self._upload_ttl_s or DEFAULT_TTL_S)
@@ -183,7 +196,8 @@ class VoicemailService:
         self.mwi_queries = MwiQueries(bus, mwi, store=store, resend_on_start=self._resend_mwi)
         await self.mwi_queries.start()
         return Deps(store=store, config=config, mailboxes=mailboxes, messages=messages, mwi=mwi,
-                    notifier=notifier, uploads=uploads, spool=spool, find_callflow=callflow_finder(store),
+                    notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
+                    audio=resolver, find_callflow=callflow_finder(store),
                     check=self._check, background=Background(),
                     **({"clock": self._clock} if self._clock else {}))
 

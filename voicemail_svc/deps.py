@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from services.config.client import ConfigClient
+from services.media.audio import AudioResolver
 from services.messages.etf import ActionResult
 from services.store import layout
 from services.store.interface import Store
@@ -27,6 +28,7 @@ from services.tasks import OwnedTasks
 from voicemail_svc.boxes.mailbox import CallInfo, Mailbox, Mailboxes
 from voicemail_svc.call_control import CallControl
 from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.recorded_media import RecordedMedia
 from voicemail_svc.storage.spool import Spool, StoredMessage
 
 
@@ -65,9 +67,12 @@ class Notifications(Protocol):
 
 
 class UploadUrls(Protocol):
-    """Single-use upload URLs for a message's audio (bus.md 5.3): ``storage.upload.UploadServer``."""
+    """Single-use upload URLs (bus.md 5.3) for a message's audio and for a media document's
+    (a greeting recorded by phone): ``storage.upload.UploadServer``."""
 
     def url_for(self, account_id: str, doc_id: str, attachment: str) -> str: ...
+
+    def media_url_for(self, db: str, doc_id: str, attachment: str) -> str: ...
 
 
 class CheckHandover(Protocol):
@@ -89,6 +94,8 @@ class Deps:
     notifier: Notifications
     uploads: UploadUrls
     spool: Spool
+    recorded_media: RecordedMedia       # greetings, names and temporary greetings recorded by phone
+    audio: AudioResolver                # where a stored message's or media's audio is (services/media/audio.py)
     find_callflow: FindCallflow
     check: CheckHandover
     background: Background = field(default_factory=Background)

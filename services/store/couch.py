@@ -411,7 +411,10 @@ class CouchStore(Store):
         if db not in self._views_current:
             await self._install_views(db)
         params = {}
-        if key is not ALL_KEYS:
+        if isinstance(key, views.KeyPrefix):
+            params["startkey"] = json.dumps(list(key.items))
+            params["endkey"] = json.dumps([*key.items, {}])
+        elif key is not ALL_KEYS:
             params["key"] = json.dumps(key)
         if include_docs:
             params["include_docs"] = "true"

@@ -321,24 +321,49 @@ class Store(abc.ABC):
         return sorted(((row.id, row.value if isinstance(row.value, list) else []) for row in rows),
                       key=lambda entry: entry[0])
 
-    async def vm_messages(self, db: str, box_id: str, *, folder: str | None = None) -> list[dict]:
-        """Voicemail messages of box ``box_id`` in a monthly database (documents with
-        ``pvt_type`` ``mailbox_message``, ``source_id`` = box id, with ``metadata``,
-        not ``pvt_deleted``; KAZOO ``mailbox_messages/listing_by_mailbox``), limited
-        to ``metadata.folder == folder`` when given.  Newest first by
-        ``metadata.timestamp`` (messages without a numeric timestamp last), then by id."""
-        rows = await self._view(db_name(db), views.VM_MESSAGES, key=box_id, include_docs=True)
-        docs = _by_id(rows)
-        if folder is not None:
-            docs = [doc for doc in docs if _metadata(doc).get("folder") == folder]
+    async def vm_messages(self, db: str, box_id: str, *, folder: str | None = None,
+                          since: float | None = None, until: float | None = None) -> list[dict]:
+        """Voicemail messages of box ``box_id`` in a monthly database, as KAZOO's
+        ``mailbox_messages/listing_by_mailbox`` gives them: every live ``mailbox_message``
+        with ``metadata`` and ``source_id`` = box id, whatever holds its audio
+        (``_attachments``, ``pvt_attachments`` or nothing).
 
-        def newest_first(doc: dict):
-            stamp = _metadata(doc).get("timestamp")
-            if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-                return (0, -stamp, doc["_id"])
-            return (1, 0, doc["_id"])
+        With ``since``/``until`` (Gregorian seconds, both ends included) only those whose
+        ``metadata.timestamp`` is a number in that window, as KAZOO's key range
+        ``[box, until]`` … ``[box, since]`` selects them.  ``folder`` keeps those whose
+        ``metadata.folder`` is exactly that string.  Order: KAZOO's descending query,
+        newest ``metadata.timestamp`` first and equal timestamps by id, highest first;
+        messages without a numeric timestamp (only without a window) last."""
+        rows = await self._view(db_name(db), views.VM_LISTING_BY_MAILBOX, key=views.KeyPrefix((box_id,)),
+                                include_docs=True)
+        picked: dict[str, tuple[Any, dict]] = {}
+        for row in rows:
+            stamp = row.key[1] if isinstance(row.key, list) and len(row.key) == 2 else None
+            if row.doc is None or not _in_window(stamp, since, until):
+                continue
+            if folder is not None and _metadata(row.doc).get("folder") != folder:
+                continue
+            picked[row.id] = (stamp, row.doc)
+        numbered = sorted((entry for entry in picked.items() if _is_number(entry[1][0])),
+                          key=lambda entry: (entry[1][0], entry[0]), reverse=True)
+        others = sorted((entry for entry in picked.items() if not _is_number(entry[1][0])), reverse=True)
+        return [doc for _, (_, doc) in numbered + others]
 
-        return sorted(docs, key=newest_first)
+    async def vm_folder_counts(self, db: str, box_id: str, *, since: float | None = None,
+                               until: float | None = None) -> dict[str, int]:
+        """How many messages of box ``box_id`` each folder holds in a monthly database (KAZOO
+        ``mailbox_messages/count_per_box_folder``, key ``[box, folder, timestamp]``): the
+        same messages as :meth:`vm_messages`, counted by ``metadata.folder`` (a string;
+        others are not counted), in the same window."""
+        rows = await self._view(db_name(db), views.VM_COUNT_PER_BOX_FOLDER, key=views.KeyPrefix((box_id,)))
+        counts: dict[str, int] = {}
+        for row in rows:
+            if not isinstance(row.key, list) or len(row.key) != 3:
+                continue
+            _, folder, stamp = row.key
+            if isinstance(folder, str) and _in_window(stamp, since, until):
+                counts[folder] = counts.get(folder, 0) + 1
+        return counts
 
     async def media_by_prompt(self, db: str, prompt_id: str) -> list[PromptDoc]:
         """The live ``media`` documents of ``db`` that can answer for prompt ``prompt_id``
@@ -431,10 +456,24 @@ class Store(abc.ABC):
     async def _view(
         self, db: str, view: "views.View", *, key: Any = ALL_KEYS, include_docs: bool = False
     ) -> list[ViewRow]:
-        """Rows of ``view`` in ``db`` whose key equals ``key`` (as JSON), or all rows;
-        in any order (the public queries sort)."""
+        """Rows of ``view`` in ``db`` whose key equals ``key`` (as JSON), whose key is an
+        array starting with the items of a :class:`views.KeyPrefix`, or all rows; in any
+        order (the public queries sort)."""
 
 
 def _metadata(doc: dict) -> dict:
     metadata = doc.get("metadata")
     return metadata if isinstance(metadata, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _in_window(stamp: Any, since: float | None, until: float | None) -> bool:
+    """Whether a key's timestamp falls in a KAZOO key range of numbers (no window: always)."""
+    if since is None and until is None:
+        return True
+    if not _is_number(stamp):
+        return False       # in CouchDB's collation null, booleans, strings and objects lie outside a range of numbers
+    return (since is None or stamp >= since) and (until is None or stamp <= until)

@@ -170,6 +170,10 @@ class MemoryStore(Store):
         database = self._database(db)
         if key is ALL_KEYS:
             buckets = [(json.loads(k), ids) for (name, k), ids in database.index.items() if name == view.name]
+        elif isinstance(key, views.KeyPrefix):
+            start = key.text()
+            buckets = [(json.loads(k), ids) for (name, k), ids in database.index.items()
+                       if name == view.name and k.startswith(start)]
         else:
             wanted = views.key_json(key)
             buckets = [(key, database.index.get((view.name, wanted), {}))]

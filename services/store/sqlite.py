@@ -258,6 +258,11 @@ class SQLiteStore(Store):
             cursor = self._conn.execute(
                 "SELECT key, doc_id, value FROM view_rows WHERE db = ? AND view = ?", (db, view_name)
             )
+        elif isinstance(key, views.KeyPrefix):
+            cursor = self._conn.execute(
+                "SELECT key, doc_id, value FROM view_rows WHERE db = ? AND view = ? AND key >= ? AND key < ?",
+                (db, view_name, *key.text_range()),
+            )
         else:
             cursor = self._conn.execute(
                 "SELECT key, doc_id, value FROM view_rows WHERE db = ? AND view = ? AND key = ?",

@@ -174,9 +174,30 @@ def _sip_username(doc: dict) -> Emit:
                 yield auth["auth_user"], owners
 
 
-def _vm_messages(doc: dict) -> Emit:
-    if _live(doc, "mailbox_message") and js_truthy(doc.get("metadata")):
-        yield doc.get("source_id"), None
+def _message_fields(doc: dict) -> tuple[Any, dict] | None:
+    """``(source_id, metadata)`` of a live voicemail message, or None when KAZOO's
+    ``mailbox_messages`` views emit nothing for it: not a ``mailbox_message``, soft
+    deleted, or without ``metadata`` (KAZOO's map function throws on ``doc.metadata.x``
+    then; ours says so).  A ``metadata`` that is no object reads as one without fields,
+    as ``doc.metadata.timestamp`` does in JavaScript."""
+    if not _live(doc, "mailbox_message") or doc.get("metadata") is None:
+        return None
+    metadata = doc["metadata"]
+    return doc.get("source_id"), metadata if isinstance(metadata, dict) else {}
+
+
+def _vm_listing(doc: dict) -> Emit:
+    fields = _message_fields(doc)
+    if fields is not None:
+        source_id, metadata = fields
+        yield [source_id, metadata.get("timestamp")], None
+
+
+def _vm_count(doc: dict) -> Emit:
+    fields = _message_fields(doc)
+    if fields is not None:
+        source_id, metadata = fields
+        yield [source_id, metadata.get("folder"), metadata.get("timestamp")], None
 
 
 def _account_realm(doc: dict) -> Emit:
@@ -268,13 +289,29 @@ SIP_USERNAME = View(
     _sip_username,
 )
 
-VM_MESSAGES = View(
-    "vm_messages",
-    """function (doc) {
-  if (doc.pvt_type !== 'mailbox_message' || doc.pvt_deleted || !doc.metadata) return;
-  emit(doc.source_id === undefined ? null : doc.source_id, null);
+# KAZOO's mailbox_messages/listing_by_mailbox and count_per_box_folder (kazoo_modb's
+# design document): every live mailbox_message with metadata, whatever holds its audio.
+_JS_MESSAGE = """
+  if (doc.pvt_type !== 'mailbox_message' || doc.pvt_deleted) return;
+  if (doc.metadata === undefined || doc.metadata === null) return;
+  function field(x) { return x === undefined ? null : x; }
+  var metadata = doc.metadata;
+"""
+
+VM_LISTING_BY_MAILBOX = View(
+    "vm_listing_by_mailbox",
+    """function (doc) {""" + _JS_MESSAGE + """
+  emit([field(doc.source_id), field(metadata.timestamp)], null);
 }""",
-    _vm_messages,
+    _vm_listing,
+)
+
+VM_COUNT_PER_BOX_FOLDER = View(
+    "vm_count_per_box_folder",
+    """function (doc) {""" + _JS_MESSAGE + """
+  emit([field(doc.source_id), field(metadata.folder), field(metadata.timestamp)], null);
+}""",
+    _vm_count,
 )
 
 ACCOUNTS_BY_REALM = View(
@@ -304,7 +341,8 @@ ALL_VIEWS: tuple[View, ...] = (
     VMBOXES_BY_MAILBOX_NUMBER,
     OWNED,
     SIP_USERNAME,
-    VM_MESSAGES,
+    VM_LISTING_BY_MAILBOX,
+    VM_COUNT_PER_BOX_FOLDER,
     ACCOUNTS_BY_REALM,
     MEDIA_BY_PROMPT,
 )
@@ -339,6 +377,24 @@ def design_doc() -> dict:
 def key_json(key: Any) -> str:
     """A view key as canonical JSON, the form the embedded backends compare."""
     return json.dumps(key, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class KeyPrefix:
+    """Every row whose key is an array starting with ``items`` (and longer than it): CouchDB's
+    ``startkey=[items…]`` / ``endkey=[items…, {}]``."""
+
+    items: tuple[Any, ...]
+
+    def text(self) -> str:
+        """What the canonical JSON of each such key starts with (``["box",``)."""
+        return key_json(list(self.items))[:-1] + ","
+
+    def text_range(self) -> tuple[str, str]:
+        """``(low, high)``: the canonical keys with this prefix are exactly those with
+        ``low <= key < high`` in code-point (and UTF-8 byte) order."""
+        low = self.text()
+        return low, low[:-1] + chr(ord(low[-1]) + 1)
 
 
 def rows_for(doc: dict) -> list[tuple[str, str, Any]]:

@@ -128,14 +128,6 @@ class CheckEnv:
                 await self.deps.notifier.voicemail_deleted(doc, box_id=box.id, reason="dtmf")
         await self.set_folder(box, message, "deleted")
 
-    def upload_recording(self, *, doc_id: str) -> None:
-        """Where the recorded file of media document ``doc_id`` would be uploaded (bus.md 5.3).
-
-        The upload endpoint (``storage/upload.py``) takes message attachments only, so a greeting's
-        audio stays on the gateway (docs/deviations.md, "voicemail check"); this says so in the log.
-        """
-        log.warning("no upload sink for account media: the audio of %s stays on the gateway", doc_id)
-
     async def publish_mwi(self, box: Mailbox) -> None:
         await self.deps.mwi.box_update(box)
 

@@ -4,19 +4,26 @@
 ``record_greeting(call, env, box, profile=..., kind=...)`` returns
 ``(RecordOutcome, box)``:
 
-* ``SAVED``: the recording was kept (``vm-saved`` played) and the pointer
-  written, on the box or, for the name of a box with an owner, on the user;
+* ``SAVED``: the recording was kept (``vm-saved`` played): its audio is stored
+  in the media document and the pointer written, on the box or, for the name of
+  a box with an owner, on the user;
+* ``NOT_STORED``: the gateway's upload of the recording never reached the store
+  (``vm-deleted`` played, one warning logged); nothing was written, the previous
+  greeting stays;
 * ``ABANDONED``: four bad review entries or a hangup in review (``vm-deleted``
   played); the pointer is unchanged.
 
+Saving (5.9.2 step 3): the media document is the pointer's (unless it is an
+uploaded ``unavailable`` greeting, which may be shared: then a new one), the
+gateway uploads the recording to a single-use ``UPLOAD_MEDIA`` URL
+(storage/upload.py), and storage/recorded_media.py writes the document with the
+recording as its only attachment and announces it; then the pointer is written.
+
 Ours (spec README, defects we fix): a recording shorter than
 ``min_message_size`` is discarded like a too-short message -- ``vm-saved``
-is still played, but no media document is created or changed and the
-previous greeting stays.  The media document is therefore written only when
-a long enough recording is saved (KAZOO creates it before recording).
-
-The recorded audio itself is not uploaded yet: the upload endpoint takes
-message attachments only (``CheckEnv.upload_recording``, docs/deviations.md).
+is still played, but nothing is uploaded or written and the previous greeting
+stays.  The media document is therefore written only together with a long
+enough recording (KAZOO creates it before recording, without audio).
 """
 
 from __future__ import annotations
@@ -30,17 +37,22 @@ from services.store import layout
 from services.store.interface import NotFound
 from voicemail_svc.boxes.mailbox import Mailbox
 from voicemail_svc.boxes.profile import GREETING_TIME_LIMIT_S, REVIEW_LOOPS, SILENCE_HITS, SILENCE_THRESHOLD, Profile
-from voicemail_svc.call_control import CallControl, CommandFailed, Hangup
+from voicemail_svc.call_control import CallControl, CommandFailed, Hangup, StoreFailed
 from voicemail_svc.check.env import CheckEnv
 from voicemail_svc.check.menus import ask
 from voicemail_svc.prompts import beep_item
+from voicemail_svc.storage.recorded_media import PendingMedia
 
 log = logging.getLogger(__name__)
 
 
 class RecordOutcome(enum.Enum):
     SAVED = "saved"
+    NOT_STORED = "not_stored"
     ABANDONED = "abandoned"
+
+
+SETTLE_MARGIN_S = 5.0       # beyond the sink's store timeout
 
 
 KINDS = {
@@ -92,11 +104,15 @@ async def record_greeting(call: CallControl, env: CheckEnv, box: Mailbox, *, pro
             except (Hangup, CommandFailed):
                 pass
             return RecordOutcome.ABANDONED, box
-        if recorded.length_ms >= profile.min_message_size_ms:
-            box = await _store_greeting(env, box, kind=kind, file_name=name)
-        else:
+        if recorded.length_ms < profile.min_message_size_ms:
             log.info("%s recording of %d ms is shorter than %d ms: discarded", kind, recorded.length_ms,
                      profile.min_message_size_ms)
+        else:
+            stored = await _store_greeting(call, env, box, kind=kind, file_name=name)
+            if stored is None:
+                await call.play(call.prompt("vm-deleted"))
+                return RecordOutcome.NOT_STORED, box
+            box = stored
         await call.play(call.prompt("vm-saved"))
         return RecordOutcome.SAVED, box
 
@@ -113,32 +129,48 @@ def current_pointer(box: Mailbox, kind: str) -> str:
     return box.media(KINDS[kind][2])
 
 
-async def _store_greeting(env: CheckEnv, box: Mailbox, *, kind: str, file_name: str) -> Mailbox:
-    """Media document (reused unless an upload), the audio, then the pointer (5.9.2 step 3)."""
+async def _reusable_media(env: CheckEnv, box: Mailbox, kind: str) -> dict[str, Any] | None:
+    """The media document the pointer names, unless it is gone or an uploaded ``unavailable``
+    greeting (which may be shared: never overwritten, 5.9.2 step 1)."""
+    pointer = current_pointer(box, kind)
+    if not pointer:
+        return None
+    try:
+        existing = await env.store.get(env.account_db, pointer)
+    except NotFound:
+        return None
+    if kind == "unavailable" and existing.get("media_source") == "upload":
+        return None
+    return existing
+
+
+async def _store_greeting(call: CallControl, env: CheckEnv, box: Mailbox, *, kind: str,
+                          file_name: str) -> Mailbox | None:
+    """The recording into its media document, then the pointer (5.9.2 step 3); the box as it is
+    now, or None when the audio could not be stored (nothing written)."""
     _prompt, suffix, field = KINDS[kind]
     db = env.account_db
-    store = env.store
-    existing: dict[str, Any] | None = None
-    pointer = current_pointer(box, kind)
-    if pointer:
-        try:
-            existing = await store.get(db, pointer)
-        except NotFound:
-            existing = None
-        if existing is not None and kind == "unavailable" and existing.get("media_source") == "upload":
-            existing = None          # an uploaded greeting may be shared: never overwrite it
-    doc: dict[str, Any] = dict(existing) if existing is not None else {"_id": layout.new_doc_id()}
-    doc.pop("_attachments", None)    # the old audio goes; the new one is uploaded below
-    doc.update({"name": f"mailbox {box.number} {file_name if existing is not None else suffix}",
-                "description": "voicemail recorded/prompt media", "source_type": "voicemail",
-                "source_id": box.id, "media_source": "recording", "streamable": True,
-                "media_filename": file_name})
+    existing = await _reusable_media(env, box, kind)
+    media_id = existing["_id"] if existing is not None else layout.new_doc_id()
+    fields: dict[str, Any] = {
+        "name": f"mailbox {box.number} {file_name if existing is not None else suffix}",
+        "description": "voicemail recorded/prompt media", "source_type": "voicemail", "source_id": box.id,
+        "media_source": "recording", "streamable": True, "media_filename": file_name}
     if box.owner_id:
-        doc["owner_id"] = box.owner_id
-    layout.stamp(doc, pvt_type="media", db=db)
-    saved = await store.put(db, doc)
-    env.upload_recording(doc_id=saved["_id"])
-    media_id = saved["_id"]
+        fields["owner_id"] = box.owner_id
+    recorded = env.deps.recorded_media
+    recorded.expect(PendingMedia(db=db, doc_id=media_id, attachment=file_name, fields=fields,
+                                 call_id=env.call_info.call_id))
+    failure: StoreFailed | None = None
+    try:
+        await call.store_file(f"/tmp/{file_name}", env.deps.uploads.media_url_for(db, media_id, file_name))
+    except StoreFailed as exc:
+        failure = exc
+    stored = await recorded.settled(media_id, recorded.store_timeout_s + SETTLE_MARGIN_S)
+    if stored is None:
+        log.warning("the %s recording %s was not stored (%s); the previous one stays", kind, file_name,
+                    failure or "the gateway reported it uploaded, but it never arrived")
+        return None
     if _pointer_doc_is_user(box, kind):
         await _set_user_media(env, box, media_id)
         return await env.reload_box(box)

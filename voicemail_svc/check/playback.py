@@ -37,7 +37,7 @@ from voicemail_svc.check.env import CheckEnv
 from voicemail_svc.check.forward import Forwarded, forward_message
 from voicemail_svc.check.menus import ask
 from voicemail_svc.prompts import Media, say_item
-from voicemail_svc.storage.messages import timestamp_of
+from voicemail_svc.storage.messages import folder_of, timestamp_of
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Player:
 
     async def run(self) -> Played:
         listing = await self.env.listing(self.box)
-        messages = [m for m in listing if _folder(m) == self.folder]
+        messages = [m for m in listing if folder_of(m) == self.folder]
         if self.profile.oldest_message_first:
             messages.reverse()
         self.remaining = messages
@@ -227,8 +227,3 @@ class Player:
             await self.call.flush()
         except (Hangup, CommandFailed):
             pass
-
-
-def _folder(doc: dict[str, Any]) -> str:
-    metadata = doc.get("metadata")
-    return metadata.get("folder", "new") if isinstance(metadata, dict) else "new"

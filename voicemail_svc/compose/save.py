@@ -3,16 +3,21 @@
 ``save_message(deps, call, info, box=..., profile=..., recording=...)``:
 
 1. a recording shorter than ``min_message_size`` is dropped (``dropped``);
-2. the message document is created in the month database (``new_message_doc``);
-   if the store refuses it, the spool creates it with the audio;
-3. the spool is told to expect the audio, and a single-use upload URL
-   (storage/upload.py) goes to the gateway with ``send_http``; when every try
-   fails the message is forgotten (``upload_failed``: no notification, no MWI);
-4. once the gateway's ``PUT`` was stored, the notifications, the after-notify
-   action and MWI follow (notify/notifier.py, ``stored``); a spooled upload is
-   notified by the spool once it is stored (``spooled``).
+2. the message document is built (``new_message_doc``) but not written: the
+   spool is told to expect its audio, and a single-use upload URL
+   (storage/upload.py) goes to the gateway with ``send_http``;
+3. the gateway's ``PUT`` reaches the spool, which writes the document and its
+   audio in one write, or keeps both on disk until the store takes them
+   (storage/spool.py).  When no upload arrived and every try failed, nothing
+   was written and the message is forgotten (``upload_failed``: no
+   notification, no MWI); when the gateway reports a failure although the audio
+   did arrive (an answer lost, a retried ``PUT`` refused as reused), the
+   message is stored and goes on;
+4. once stored, the notifications, the after-notify action and MWI follow
+   (notify/notifier.py, ``stored``); a spooled upload is notified by the spool
+   once it is stored (``spooled``).
 
-A message counts only once its audio is stored.
+No message is ever written without its audio (spec README, "KAZOO defects we fix").
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from voicemail_svc.storage.spool import SPOOLED, STORED, Pending, StoredMessage
 log = logging.getLogger(__name__)
 
 DROPPED, UPLOAD_FAILED = "dropped", "upload_failed"
+SETTLE_MARGIN_S = 5.0       # beyond the spool's store timeout: the time to write the spool files
 
 
 @dataclass(frozen=True)
@@ -48,29 +54,30 @@ async def save_message(deps: Deps, call: CallControl, info: CallInfo, *, box: Ma
         return DROPPED
     doc = new_message_doc(box=box, call=info, attachment=recording.name, length_ms=length,
                           timezone=profile.timezone, now=deps.clock())
-    try:
-        doc = await deps.messages.create(info.account_id, doc)
-    except Exception as exc:
-        log.warning("creating message %s failed (%s); the spool will create it", doc["_id"], exc)
     stored = StoredMessage(account_id=info.account_id, box_id=box.id, message_id=doc["_id"], length_ms=length,
                            call=call_fields(info), after_notify=profile.after_notify,
                            vm_delete_amqp=profile.vm_delete_amqp, transcribe=profile.transcribe,
                            notify_timeout_ms=profile.notify_timeout_ms)
-    deps.spool.expect(Pending(account_id=info.account_id, doc=doc, attachment=recording.name, stored=stored))
+    pending = Pending(account_id=info.account_id, doc=doc, attachment=recording.name, stored=stored)
+    deps.spool.expect(pending)
     url = deps.uploads.url_for(info.account_id, doc["_id"], recording.name)
+    failure: StoreFailed | None = None
     try:
         await call.store_file(f"/tmp/{recording.name}", url)
     except StoreFailed as exc:
-        deps.spool.forget(doc["_id"])
-        log.warning("upload of message %s failed: %s; no notification, no MWI", doc["_id"], exc)
-        return UPLOAD_FAILED
-    state = deps.spool.state(doc["_id"])
+        failure = exc
+    # an upload still being stored when the gateway gave up is waited for
+    state = await deps.spool.settled(pending, deps.spool.store_timeout_s + SETTLE_MARGIN_S)
     if state == SPOOLED:
         log.info("message %s is spooled; it is notified once stored", doc["_id"])
         return SPOOLED
     deps.spool.forget(doc["_id"])
     if state != STORED:
-        log.warning("the gateway reported message %s uploaded, but no upload arrived", doc["_id"])
+        reason = failure if failure is not None else "the gateway reported it uploaded, but no upload arrived"
+        log.warning("upload of message %s failed: %s; nothing stored, no notification, no MWI", doc["_id"], reason)
         return UPLOAD_FAILED
-    await deps.notifier.message_stored(stored)
+    if failure is not None:
+        log.info("the gateway reported the upload of message %s failed (%s), but its audio arrived and is "
+                 "stored", doc["_id"], failure)
+    await deps.notifier.message_stored(pending.stored)
     return STORED

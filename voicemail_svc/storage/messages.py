@@ -5,8 +5,8 @@ API (stable; ``check`` uses it too)::
     messages = Messages(store)
     doc = new_message_doc(box=box, call=call, attachment="<hex>.mp3", length_ms=4180,
                           timezone="America/New_York", now=<gregorian>)     # pure: builds the document
-    doc = await messages.create(account_id, doc)      # writes it (new id on conflict, 3 tries)
-    await messages.attach(account_id, doc["_id"], name, data, content_type="audio/mpeg")
+    doc = await messages.store_with_audio(account_id, {**doc, "_attachments": inline_audio(name, data, ct)},
+                                          audio_name=name)            # one write: document and audio
     listing = await messages.listing(account_id, box_id, retention_days=93)   # newest first
     counts = await messages.counts(account_id, box_id, retention_days=93)     # Counts(new, saved)
     doc = await messages.get(account_id, message_id)
@@ -14,21 +14,26 @@ API (stable; ``check`` uses it too)::
 
 Rules:
 
-* A message counts, is listed and plays only once its audio is stored: a
-  document whose ``media_filename`` attachment is missing is left out of
-  ``listing`` and ``counts`` (spec README, "a message whose upload failed";
-  KAZOO counts it).
-* ``listing`` covers the retention window (3.4) across every monthly database
-  of the account, drops ``pvt_deleted`` documents, keeps folder ``deleted``
-  (callers filter), newest first by ``metadata.timestamp``.
-* ``counts`` never counts folder ``deleted``; ``Counts.total`` is new + saved.
-* Folder changes only touch ``metadata.folder`` (never ``pvt_deleted``); a
-  message past retention is forced to ``deleted`` with ``retention:
-  "enforced"`` and the change is refused (``RetentionEnforced``).
+* ``listing`` and ``counts`` are KAZOO's views (``mailbox_messages/listing_by_mailbox``
+  and ``count_per_box_folder``, through the store's ``vm_messages`` and
+  ``vm_folder_counts``): every live ``mailbox_message`` of the box with ``metadata``,
+  whatever holds its audio -- ``_attachments``, ``pvt_attachments`` behind a storage
+  plan or a migration link, or nothing (spec README, "KAZOO defects we fix").  Only a
+  numeric ``metadata.timestamp`` inside the retention window (3.4) counts; the monthly
+  databases are read newest first, each newest first (equal timestamps by id, highest
+  first), and their lists joined; folder ``deleted`` is listed (callers filter) and
+  never counted; a message with no ``metadata.folder`` is in no folder.
+* kzvoice writes a message only together with its audio (``store_with_audio``: the
+  attachment inline in the document's one write); a retry after a write whose answer
+  was lost finds the message stored and leaves it alone.
+* Folder changes only touch ``metadata.folder`` (never ``pvt_deleted``) and keep every
+  other field as it was read; a message past retention is forced to ``deleted`` with
+  ``retention: "enforced"`` and the change is refused (``RetentionEnforced``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -113,18 +118,26 @@ def new_message_doc(*, box: Mailbox, call: CallInfo, attachment: str, length_ms:
     return layout.stamp(doc, pvt_type=PVT_TYPE, db=modb, now=now)
 
 
-def has_audio(doc: Mapping[str, Any]) -> bool:
-    """The message's audio (its ``media_filename`` attachment) is stored."""
-    attachments = doc.get("_attachments")
-    name = doc.get("media_filename")
-    if not isinstance(attachments, Mapping) or not attachments:
-        return False
-    return name in attachments if isinstance(name, str) and name else True
+def inline_audio(name: str, data: bytes, content_type: str) -> dict[str, Any]:
+    """``_attachments`` holding ``data`` inline, for a document write that carries its audio."""
+    return {name: {"content_type": content_type, "data": base64.b64encode(data).decode("ascii")}}
 
 
-def folder_of(doc: Mapping[str, Any]) -> str:
+def attachment_names(doc: Mapping[str, Any]) -> list[str]:
+    """The names of a document's attachments, ``_attachments`` then ``pvt_attachments``."""
+    names: list[str] = []
+    for key in ("_attachments", "pvt_attachments"):
+        value = doc.get(key)
+        if isinstance(value, Mapping):
+            names += [name for name in value if isinstance(name, str) and name not in names]
+    return names
+
+
+def folder_of(doc: Mapping[str, Any]) -> str | None:
+    """``metadata.folder``; None when the message is in no folder (KAZOO lists it in none)."""
     metadata = doc.get("metadata")
-    return metadata.get("folder", "new") if isinstance(metadata, Mapping) else "new"
+    folder = metadata.get("folder") if isinstance(metadata, Mapping) else None
+    return folder if isinstance(folder, str) else None
 
 
 def timestamp_of(doc: Mapping[str, Any]) -> int:
@@ -151,54 +164,48 @@ class Messages:
             await self._store.create_db(modb)
             self._known_dbs.add(modb)
 
-    async def create(self, account_id: str, doc: dict[str, Any], *, tries: int = 3) -> dict[str, Any]:
-        """Write a new message; on an id conflict retry with a new id (up to ``tries``)."""
-        doc = dict(doc)
+    async def store_with_audio(self, account_id: str, doc: Mapping[str, Any], *, audio_name: str,
+                               tries: int = 3) -> dict[str, Any]:
+        """Write the new message ``doc`` in one write together with its audio, which ``doc``
+        carries as attachment ``audio_name``: an ``_attachments`` entry with inline ``data``
+        (``inline_audio``), as CouchDB takes it in a document ``PUT``, or a ``pvt_attachments``
+        entry (a copy of a KAZOO message kept behind a storage handler).  Returns the document
+        as stored, without attachment data.
+
+        Idempotent: when the id is taken by a message that already has ``audio_name`` (this
+        write, made before, its answer lost), that message is the answer.  An id taken by
+        another document is KAZOO's id conflict: a new id in the same month, up to ``tries``.
+        """
+        if audio_name not in attachment_names(doc):
+            raise ValueError(f"message {doc.get('_id')}: no attachment {audio_name!r} to write it with")
+        doc = {k: v for k, v in doc.items() if k != "_rev"}
         for attempt in range(tries):
             modb = layout.modb_of_doc_id(account_id, doc["_id"])
             await self.ensure_modb(modb)
             try:
-                return await self._store.put(modb, doc)
+                stored = await self._store.put(modb, doc)
+                return {**{k: v for k, v in doc.items() if k != "_attachments"}, "_rev": stored["_rev"]}
             except DatabaseNotFound:
                 self._known_dbs.discard(modb)
                 if attempt == tries - 1:
                     raise
+                continue
             except Conflict:
+                try:
+                    current = await self._store.get(modb, doc["_id"])
+                except NotFound:
+                    current = None           # deleted meanwhile: try the same id again
+                if current is not None and audio_name in attachment_names(current):
+                    log.info("message %s was stored already; kept as it is", doc["_id"])
+                    return current
                 if attempt == tries - 1:
                     raise
-                new_id = f"{doc['_id'].split('-', 1)[0]}-{layout.new_doc_id()}"
-                doc["_id"] = new_id
-                doc["metadata"] = {**doc["metadata"], "media_id": new_id}
+                if current is not None:
+                    new_id = f"{doc['_id'].split('-', 1)[0]}-{layout.new_doc_id()}"
+                    log.warning("message id %s is taken by another document; storing as %s", doc["_id"], new_id)
+                    doc["_id"] = new_id
+                    doc["metadata"] = {**doc.get("metadata", {}), "media_id": new_id}
         raise AssertionError("unreachable")
-
-    async def ensure_stored(self, account_id: str, doc: Mapping[str, Any], name: str, data: bytes, *,
-                            content_type: str) -> dict[str, Any]:
-        """Idempotently make ``doc`` exist with attachment ``name`` (used by the spool)."""
-        modb = layout.modb_of_doc_id(account_id, doc["_id"])
-        await self.ensure_modb(modb)
-        try:
-            current = await self._store.get(modb, doc["_id"])
-        except DatabaseNotFound:
-            self._known_dbs.discard(modb)
-            raise
-        except NotFound:
-            body = {k: v for k, v in doc.items() if k not in ("_rev", "_attachments")}
-            try:
-                current = await self._store.put(modb, body)
-            except Conflict:
-                current = await self._store.get(modb, doc["_id"])
-        attachments = current.get("_attachments")
-        if isinstance(attachments, Mapping) and name in attachments:
-            return current
-        rev = await self._store.put_attachment(modb, doc["_id"], name, data, content_type=content_type,
-                                               rev=current["_rev"])
-        return {**current, "_rev": rev}
-
-    async def attach(self, account_id: str, doc_id: str, name: str, data: bytes, *, content_type: str) -> str:
-        modb = layout.modb_of_doc_id(account_id, doc_id)
-        current = await self._store.get(modb, doc_id)
-        return await self._store.put_attachment(modb, doc_id, name, data, content_type=content_type,
-                                                rev=current["_rev"])
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -221,28 +228,33 @@ class Messages:
 
     async def listing(self, account_id: str, box_id: str, *, retention_days: int,
                       now: int | None = None) -> list[dict]:
-        """Every stored message of the box inside the retention window, newest first (3.3)."""
+        """Every message of the box inside the retention window (3.3), as KAZOO's
+        ``listing_by_mailbox`` over the monthly databases gives them: newest database first,
+        each newest first."""
         now = layout.now_gregorian() if now is None else now
         oldest = retention_start(retention_days, now)
         found: list[dict] = []
         for modb in await self.modbs(account_id, retention_days, now):
             try:
-                docs = await self._store.vm_messages(modb, box_id)
+                found.extend(await self._store.vm_messages(modb, box_id, since=oldest, until=now))
             except DatabaseNotFound:
                 continue
-            found.extend(doc for doc in docs if timestamp_of(doc) >= oldest and has_audio(doc))
-        found.sort(key=lambda doc: (-timestamp_of(doc), doc["_id"]))
         return found
 
     async def counts(self, account_id: str, box_id: str, *, retention_days: int,
                      now: int | None = None) -> Counts:
+        """``new`` and ``saved`` inside the retention window, as KAZOO's ``count_per_box_folder``
+        counts them (``kvm_messages:count_non_deleted``)."""
+        now = layout.now_gregorian() if now is None else now
+        oldest = retention_start(retention_days, now)
         new = saved = 0
-        for doc in await self.listing(account_id, box_id, retention_days=retention_days, now=now):
-            folder = folder_of(doc)
-            if folder == "new":
-                new += 1
-            elif folder == "saved":
-                saved += 1
+        for modb in await self.modbs(account_id, retention_days, now):
+            try:
+                per_folder = await self._store.vm_folder_counts(modb, box_id, since=oldest, until=now)
+            except DatabaseNotFound:
+                continue
+            new += per_folder.get("new", 0)
+            saved += per_folder.get("saved", 0)
         return Counts(new, saved)
 
     async def update(self, account_id: str, message_id: str, changes: Mapping[str, Any], *,

@@ -1,31 +1,38 @@
 """Never lose a recording (spec README, "Beyond KAZOO"; ours).
 
 A message being saved is announced to the spool (``expect``) before its
-upload URL goes to the gateway.  When the gateway's ``PUT`` arrives
-(``receive``, the upload endpoint's sink), the spool stores the message
-document and its audio attachment at once; if the store fails, it writes both
-into ``spool_dir`` (``<doc id>.json`` and ``<doc id>.audio``, replaced
-atomically) and answers the upload as taken.  An owned background task retries
-every spooled message until it is stored, and then runs ``on_stored`` (the
-notifications and MWI of notify/notifier.py) for it, with the message's
-``StoredMessage``: what its notification needs, plain JSON so it survives in
-the spool directory.  Storing is idempotent (an
-existing document or attachment is kept), so a retry after a partial success,
-or after a restart, does no harm.  At start the directory is scanned, so
-messages spooled before a restart are stored after it.
+upload URL goes to the gateway; nothing is written yet.  When the gateway's
+``PUT`` arrives (``receive``, the upload endpoint's sink for message audio),
+the spool writes the message document with its audio in one write
+(``Messages.store_with_audio``), so no message is ever stored without its
+audio; if the store fails or does not answer within ``store_timeout_s``, it
+writes both into ``spool_dir`` (``<doc id>.json`` and ``<doc id>.audio``,
+replaced atomically) and answers the upload as taken.  An owned background
+task retries every spooled message until it is stored, and then runs
+``on_stored`` (the notifications and MWI of notify/notifier.py) for it, with
+the message's ``StoredMessage``: what its notification needs, plain JSON so it
+survives in the spool directory.  Storing is idempotent (a message already
+stored with that audio is kept as it is), so a retry after a write whose
+answer was lost, or after a restart, stores the message once.  A second upload
+for a message already taken stores nothing.  At start the directory is
+scanned, so messages spooled before a restart are stored after it.
 
 API (stable)::
 
     spool = Spool(settings.spool_dir, messages, on_stored=notifier.message_stored)
     await spool.start()
-    spool.expect(Pending(account_id=..., doc=doc, attachment=name, stored=StoredMessage(...)))
+    pending = Pending(account_id=..., doc=doc, attachment=name, stored=StoredMessage(...))
+    spool.expect(pending)
     state = await spool.receive(grant, body, content_type)    # "stored" or "spooled"
-    spool.state(doc_id)        # None, "waiting", "stored", "spooled"
+    spool.state(doc_id)        # None, "waiting", "receiving", "stored", "spooled"
+    state = await spool.settled(pending, timeout_s)   # the state once an upload being received is done
     spool.forget(doc_id)
     await spool.stop()
 
-"stored" means the caller (compose/save.py) runs the notifications itself;
-"spooled" means the spool will, once the message is stored.
+"stored" means the caller (compose/save.py) runs the notifications itself, with
+``pending.stored`` (its ``message_id`` is the stored id: KAZOO's id conflict
+rule may have changed it); "spooled" means the spool will, once the message is
+stored.
 """
 
 from __future__ import annotations
@@ -35,18 +42,20 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.logging import bind_call, call_context
+from services.media.signer import Grant
+from services.store import layout
 from services.tasks import raise_if_cancelling
-from voicemail_svc.storage.messages import Messages
-from voicemail_svc.storage.upload import Grant
+from voicemail_svc.storage.messages import Messages, inline_audio
+from voicemail_svc.storage.upload import NotExpected
 
 log = logging.getLogger(__name__)
 
-WAITING, STORED, SPOOLED = "waiting", "stored", "spooled"
+WAITING, RECEIVING, STORED, SPOOLED = "waiting", "receiving", "stored", "spooled"
 PENDING_TTL_S = 3600.0            # forget a pending message whose audio never came
 
 
@@ -82,10 +91,24 @@ class Pending:
     content_type: str = "audio/mpeg"
     state: str = WAITING
     since: float = field(default_factory=time.monotonic)
+    done: asyncio.Event = field(default_factory=asyncio.Event, repr=False)   # set once stored or spooled
 
     @property
     def doc_id(self) -> str:
         return self.doc["_id"]
+
+    @property
+    def db(self) -> str:
+        """The monthly database the message goes to."""
+        return layout.modb_of_doc_id(self.account_id, self.doc_id)
+
+    def matches(self, grant: Grant) -> bool:
+        """Whether an upload ``grant`` is for this message's audio."""
+        try:
+            return (grant.doc_id, grant.attachment, layout.normalize_db_name(grant.db)) == \
+                (self.doc_id, self.attachment, self.db)
+        except layout.InvalidName:
+            return False
 
     @property
     def call_id(self) -> str | None:
@@ -165,6 +188,17 @@ class Spool:
         pending = self._pending.get(doc_id)
         return pending.state if pending is not None else None
 
+    async def settled(self, pending: Pending, timeout_s: float) -> str:
+        """The message's state once an upload of it that is being received has been stored or
+        spooled (waiting at most ``timeout_s``): the gateway may report a failed upload while
+        our endpoint is still storing it."""
+        if pending.state == RECEIVING:
+            try:
+                await asyncio.wait_for(pending.done.wait(), timeout_s)
+            except TimeoutError:
+                pass
+        return pending.state
+
     def forget(self, doc_id: str) -> None:
         pending = self._pending.get(doc_id)
         if pending is not None and pending.state != SPOOLED:
@@ -183,28 +217,44 @@ class Spool:
     async def receive(self, grant: Grant, body: bytes, content_type: str) -> str:
         """Store an uploaded recording, or spool it when the store fails; raises only if both fail."""
         pending = self._pending.get(grant.doc_id)
-        if pending is None or pending.attachment != grant.attachment or pending.account_id != grant.account_id:
-            raise LookupError(f"no message is waiting for {grant.doc_id}/{grant.attachment}")
-        if pending.state == SPOOLED:
-            return SPOOLED
+        if pending is None or not pending.matches(grant):
+            raise NotExpected(f"no message is waiting for {grant.doc_id}/{grant.attachment}")
+        if pending.state in (STORED, SPOOLED):
+            with bind_call(pending.call_id):
+                log.info("message %s: a second upload of its audio; it is %s already", pending.doc_id,
+                         pending.state)
+            return pending.state
+        if pending.state == RECEIVING:
+            raise RuntimeError(f"message {pending.doc_id}: another upload of its audio is being stored")
         if content_type and content_type != "application/octet-stream":
             pending.content_type = content_type
+        pending.state = RECEIVING
+        try:
+            pending.state = await self._store_or_spool(pending, body)
+        finally:
+            if pending.state == RECEIVING:      # neither stored nor spooled: the upload may come again
+                pending.state = WAITING
+            else:
+                pending.done.set()
+        return pending.state
+
+    async def _store_or_spool(self, pending: Pending, body: bytes) -> str:
         with bind_call(pending.call_id):        # the upload request itself names no call
             try:
                 await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
             except Exception as exc:
                 log.warning("storing message %s failed (%s); spooling it", pending.doc_id,
-                            exc or type(exc).__name__)
+                            str(exc) or type(exc).__name__)
                 await asyncio.to_thread(self._write, pending, body)
-                pending.state = SPOOLED
                 self._wake.set()
                 return SPOOLED
-        pending.state = STORED
         return STORED
 
     async def _store(self, pending: Pending, body: bytes) -> None:
-        await self._messages.ensure_stored(pending.account_id, pending.doc, pending.attachment, body,
-                                           content_type=pending.content_type)
+        doc = {**pending.doc, "_attachments": inline_audio(pending.attachment, body, pending.content_type)}
+        stored = await self._messages.store_with_audio(pending.account_id, doc, audio_name=pending.attachment)
+        if stored["_id"] != pending.stored.message_id:      # KAZOO's id conflict rule gave it another id
+            pending.stored = replace(pending.stored, message_id=stored["_id"])
 
     # -- files -------------------------------------------------------------------------------------
 
@@ -255,7 +305,7 @@ class Spool:
                 body = await asyncio.to_thread(self._audio_path(doc_id).read_bytes)
                 await asyncio.wait_for(self._store(pending, body), self.store_timeout_s)
             except Exception as exc:
-                log.info("spooled message %s still not stored: %s", doc_id, exc or type(exc).__name__)
+                log.info("spooled message %s still not stored: %s", doc_id, str(exc) or type(exc).__name__)
                 return False
             await asyncio.to_thread(self._remove, doc_id)
             del self._pending[doc_id]

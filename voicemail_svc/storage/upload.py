@@ -1,26 +1,41 @@
 """Our own storage endpoint for recordings (bus.md 5.3, ours).
 
 The gateway uploads a recording with an HTTP ``PUT`` of the raw audio to a URL
-we hand it in ``send_http``.  Each URL carries a token that
+we hand it in ``send_http``.  Two kinds of recording come this way, each with a
+token purpose and a path of its own (``services.media.signer``, the one signer
+of the service, which also signs the media Stream-URLs):
+
+* ``UPLOAD_MESSAGE``, ``/vm/upload/<token>/<attachment>``: the audio of a new
+  voicemail message (the spool stores the message with it, storage/spool.py);
+* ``UPLOAD_MEDIA``, ``/vm/upload-media/<token>/<attachment>``: a greeting, name
+  or temporary greeting recorded by phone (storage/recorded_media.py stores it
+  in its media document).
+
+Each URL carries a token that
 
 * is signed (HMAC-SHA256 with ``KZ_UPLOAD_SECRET``; a random secret per process
   when that is empty),
-* names exactly one attachment of one message document (account, document id,
-  attachment name),
+* names exactly one attachment of one document (database, document id,
+  attachment name) for one purpose,
 * expires (default 15 minutes after it was issued, i.e. after the recording
   ended), and
 * is accepted once: the first ``PUT`` that the sink takes consumes it.
 
-Every other ``PUT`` (forged, altered, expired, reused, wrong path) gets 403 and
-stores nothing.  A sink failure answers 500 and does not consume the token,
-so the gateway's retry of the same URL can still succeed.
+Every other ``PUT`` (forged, altered, expired, reused, another purpose's token,
+wrong path) gets 403 and stores nothing; a valid one for a recording nothing
+waits for any more (the session ended long ago) gets 404.  A sink failure
+answers 500 and does not consume the token, so the gateway's retry of the same
+URL can still succeed.
 
 API (stable)::
 
-    server = UploadServer(secret=settings.upload_secret, sink=spool.receive,
+    server = UploadServer(signer=signer, sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
+                                                Purpose.UPLOAD_MEDIA: recorded_media.receive},
                           host="127.0.0.1", port=0, public_url="")
     await server.start()
-    url = server.url_for(account_id, doc_id, "0f1e...mp3")        # 15-minute single-use URL
+    url = server.url_for(account_id, doc_id, "0f1e...mp3")         # a message's audio
+    url = server.media_url_for(account_db, media_id, "0f1e...mp3")  # a media document's audio
+    status = await server.take(path, body, "audio/mpeg")           # what a PUT of body to path answers
     await server.stop()
 
 ``sink(grant, body, content_type)`` is awaited for an accepted upload.
@@ -29,98 +44,71 @@ API (stable)::
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import logging
-import os
-import socket
-import time
-from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
+
+from services.http import base_url, serve
+from services.media.signer import Grant, Purpose, TokenRefused, UrlSigner
+from services.store import layout
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S = 15 * 60.0
 PATH_PREFIX = "/vm/upload/"
+MEDIA_PATH_PREFIX = "/vm/upload-media/"
+PATHS: Mapping[Purpose, str] = {Purpose.UPLOAD_MESSAGE: PATH_PREFIX, Purpose.UPLOAD_MEDIA: MEDIA_PATH_PREFIX}
 MAX_BODY = 256 * 1024 * 1024
+_USED_KEPT = 1024               # used nonces kept before the expired ones are pruned
 
 
 class Forbidden(Exception):
-    """The token is not one we issued, or no longer usable."""
+    """The token is not one we issued for this, or no longer usable."""
 
 
-@dataclass(frozen=True)
-class Grant:
-    """What one upload URL allows: one attachment of one document, until ``expires`` (Unix seconds)."""
-
-    account_id: str
-    doc_id: str
-    attachment: str
-    expires: float
-    nonce: str
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+class NotExpected(LookupError):
+    """Raised by a sink: a valid token, but nothing waits for that recording (any more): 404."""
 
 
 class UploadTokens:
-    """Signs and checks upload tokens; remembers the ones already used until they expire."""
+    """Single-use upload tokens on the service's signer: each is accepted once, and not
+    while an upload with it is being stored (a concurrent second ``PUT``)."""
 
-    def __init__(self, secret: str | bytes | None = None, *, clock: Callable[[], float] = time.time) -> None:
-        if not secret:
-            secret = os.urandom(32)
-        self._key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
-        self._clock = clock
-        self._used: dict[str, float] = {}        # nonce -> expiry
+    def __init__(self, signer: UrlSigner) -> None:
+        self.signer = signer
+        self._used: dict[str, int] = {}        # nonce -> expiry (Unix seconds)
         self._in_flight: set[str] = set()
 
-    def issue(self, account_id: str, doc_id: str, attachment: str, *, ttl_s: float = DEFAULT_TTL_S) -> str:
-        grant = {"a": account_id, "d": doc_id, "n": attachment, "e": round(self._clock() + ttl_s, 3),
-                 "r": os.urandom(12).hex()}
-        payload = _b64(json.dumps(grant, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-        return f"{payload}.{self._sign(payload)}"
+    def issue(self, purpose: Purpose, *, db: str, doc_id: str, attachment: str, ttl_s: float) -> str:
+        return self.signer.issue(purpose, db=db, doc_id=doc_id, attachment=attachment, ttl_s=ttl_s,
+                                 single_use=True)
 
-    def _sign(self, payload: str) -> str:
-        return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
-
-    def check(self, token: str) -> Grant:
-        """The grant of a valid, unexpired, unused token; ``Forbidden`` otherwise."""
-        payload, sep, signature = token.partition(".")
-        if not sep or not payload or not hmac.compare_digest(signature, self._sign(payload)):
-            raise Forbidden("bad signature")
+    def check(self, token: str, purpose: Purpose) -> Grant:
+        """The grant of a valid, unexpired, unused ``purpose`` token; ``Forbidden`` otherwise."""
         try:
-            data = json.loads(_unb64(payload))
-            grant = Grant(str(data["a"]), str(data["d"]), str(data["n"]), float(data["e"]), str(data["r"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise Forbidden(f"bad token: {exc}") from None
-        now = self._clock()
-        if grant.expires < now:
-            raise Forbidden("expired")
-        self._prune(now)
+            grant = self.signer.check(token, purpose)
+        except TokenRefused as exc:
+            raise Forbidden(str(exc)) from None
+        if not grant.nonce:
+            raise Forbidden("not a single-use token")
+        self._prune()
         if grant.nonce in self._used or grant.nonce in self._in_flight:
             raise Forbidden("already used")
         return grant
 
     def begin(self, grant: Grant) -> None:
-        self._in_flight.add(grant.nonce)
+        self._in_flight.add(str(grant.nonce))
 
     def finish(self, grant: Grant, *, consumed: bool) -> None:
-        self._in_flight.discard(grant.nonce)
+        self._in_flight.discard(str(grant.nonce))
         if consumed:
-            self._used[grant.nonce] = grant.expires
+            self._used[str(grant.nonce)] = grant.expires
 
-    def _prune(self, now: float) -> None:
-        if len(self._used) > 1024:
+    def _prune(self) -> None:
+        if len(self._used) > _USED_KEPT:
+            now = self.signer.clock()
             for nonce in [n for n, expires in self._used.items() if expires < now]:
                 del self._used[nonce]
 
@@ -131,11 +119,14 @@ Sink = Callable[[Grant, bytes, str], Awaitable[object]]
 class UploadServer:
     """A small aiohttp site taking the gateway's ``PUT`` of recordings."""
 
-    def __init__(self, *, secret: str | bytes | None, sink: Sink, host: str = "127.0.0.1", port: int | None = None,
-                 public_url: str = "", ttl_s: float = DEFAULT_TTL_S, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, signer: UrlSigner, sinks: Mapping[Purpose, Sink], host: str = "127.0.0.1",
+                 port: int | None = None, public_url: str = "", ttl_s: float = DEFAULT_TTL_S) -> None:
         """``port=None``: the port of ``public_url`` when it names one, else an ephemeral port."""
-        self.tokens = UploadTokens(secret, clock=clock)
-        self._sink = sink
+        unknown = set(sinks) - set(PATHS)
+        if unknown:
+            raise ValueError(f"no upload path for {', '.join(p.value for p in unknown)}")
+        self.tokens = UploadTokens(signer)
+        self._sinks = dict(sinks)
         self._public_url = public_url.rstrip("/")
         self._host = host
         if port is None:
@@ -147,20 +138,15 @@ class UploadServer:
         self.accepted = 0
         self.refused = 0
 
+    @property
+    def signer(self) -> UrlSigner:
+        return self.tokens.signer
+
     async def start(self) -> "UploadServer":
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        port = sockets[0].getsockname()[1] if sockets else self._port
-        if self._public_url:
-            self.base_url = self._public_url
-        else:
-            host = self._host if self._host not in ("", "0.0.0.0", "::") else socket.gethostname()
-            self.base_url = f"http://{host}:{port}"
+        self._runner, port = await serve(app, host=self._host, port=self._port)
+        self.base_url = base_url(self._host, port, self._public_url)
         log.info("recording uploads accepted on port %s (URLs under %s)", port, self.base_url)
         return self
 
@@ -169,43 +155,81 @@ class UploadServer:
             await self._runner.cleanup()
             self._runner = None
 
+    # -- URLs ----------------------------------------------------------------------------------
+
     def url_for(self, account_id: str, doc_id: str, attachment: str, *, ttl_s: float | None = None) -> str:
-        token = self.tokens.issue(account_id, doc_id, attachment, ttl_s=self.ttl_s if ttl_s is None else ttl_s)
-        return f"{self.base_url}{PATH_PREFIX}{token}/{attachment}"
+        """The single-use URL for the audio of message ``doc_id`` (in its monthly database)."""
+        return self._url(Purpose.UPLOAD_MESSAGE, layout.modb_of_doc_id(account_id, doc_id), doc_id, attachment,
+                         ttl_s)
+
+    def media_url_for(self, db: str, doc_id: str, attachment: str, *, ttl_s: float | None = None) -> str:
+        """The single-use URL for the audio of media document ``doc_id`` in ``db``."""
+        return self._url(Purpose.UPLOAD_MEDIA, layout.normalize_db_name(db), doc_id, attachment, ttl_s)
+
+    def _url(self, purpose: Purpose, db: str, doc_id: str, attachment: str, ttl_s: float | None) -> str:
+        token = self.tokens.issue(purpose, db=db, doc_id=doc_id, attachment=attachment,
+                                  ttl_s=self.ttl_s if ttl_s is None else ttl_s)
+        return f"{self.base_url}{PATHS[purpose]}{token}/{attachment}"
+
+    # -- uploads ---------------------------------------------------------------------------------
+
+    def _admit(self, path: str) -> tuple[Grant, Sink]:
+        """The grant and sink of an upload to ``path``; ``Forbidden`` when it is refused."""
+        for purpose, prefix in PATHS.items():
+            if path.startswith(prefix) and purpose in self._sinks:
+                token, _, attachment = path[len(prefix):].partition("/")
+                grant = self.tokens.check(token, purpose)
+                if attachment != grant.attachment:
+                    raise Forbidden("attachment name differs from the token's")
+                return grant, self._sinks[purpose]
+        raise Forbidden("unknown path")
+
+    async def _deliver(self, grant: Grant, sink: Sink, body: bytes, content_type: str) -> web.Response:
+        if not body:
+            return web.Response(status=400, text="empty body")
+        try:
+            await sink(grant, body, content_type.split(";")[0].strip() or "application/octet-stream")
+        except asyncio.CancelledError:
+            raise
+        except NotExpected as exc:
+            log.warning("upload not taken: %s", exc)
+            return web.Response(status=404, text="not expected")
+        except Exception:
+            log.exception("storing the upload of %s/%s failed", grant.doc_id, grant.attachment)
+            return web.Response(status=500, text="not stored")
+        self.accepted += 1
+        return web.Response(status=201, text="stored")
+
+    async def take(self, path: str, body: bytes, content_type: str) -> int:
+        """What a ``PUT`` of ``body`` to ``path`` answers (the status), without HTTP: for callers
+        that stand in for the gateway's upload."""
+        response = await self._upload(path, lambda: _ready(body), content_type)
+        return response.status
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         if request.method not in ("PUT", "POST"):
             return web.Response(status=405)
-        path = request.path
-        if not path.startswith(PATH_PREFIX):
-            return self._refuse("unknown path")
-        token, _, attachment = path[len(PATH_PREFIX):].partition("/")
+        return await self._upload(request.path, request.read,
+                                  request.headers.get("Content-Type") or "application/octet-stream")
+
+    async def _upload(self, path: str, read: Callable[[], Awaitable[bytes]], content_type: str) -> web.Response:
         try:
-            grant = self.tokens.check(token)
+            grant, sink = self._admit(path)
         except Forbidden as exc:
             return self._refuse(str(exc))
-        if attachment != grant.attachment:
-            return self._refuse("attachment name differs from the token's")
         self.tokens.begin(grant)
-        consumed = False
+        response = web.Response(status=500, text="not stored")
         try:
-            body = await request.read()
-            if not body:
-                return web.Response(status=400, text="empty body")
-            content_type = request.headers.get("Content-Type") or "application/octet-stream"
-            await self._sink(grant, body, content_type.split(";")[0].strip())
-            consumed = True
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("storing the upload of %s/%s failed", grant.doc_id, grant.attachment)
-            return web.Response(status=500, text="not stored")
+            response = await self._deliver(grant, sink, await read(), content_type)
         finally:
-            self.tokens.finish(grant, consumed=consumed)
-        self.accepted += 1
-        return web.Response(status=201, text="stored")
+            self.tokens.finish(grant, consumed=response.status == 201)
+        return response
 
     def _refuse(self, reason: str) -> web.Response:
         self.refused += 1
         log.warning("upload refused: %s", reason)
         return web.Response(status=403, text="forbidden")
+
+
+async def _ready(body: bytes) -> bytes:
+    return body

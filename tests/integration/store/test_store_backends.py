@@ -392,14 +392,61 @@ async def test_endpoints_by_sip_username(loaded):
 
 async def test_vm_messages_by_box_and_folder(loaded):
     store = loaded
+    # KAZOO's descending listing: newest timestamp first, equal timestamps by id, highest first
     assert ids(await store.vm_messages(MODB, "vb-100")) == [
-        "202403-m2", "202403-m4", "202403-m3", "202403-m1", "202403-m9",
+        "202403-m4", "202403-m2", "202403-m3", "202403-m1", "202403-m9",
     ]
     assert ids(await store.vm_messages(MODB, "vb-100", folder="new")) == ["202403-m4", "202403-m1", "202403-m9"]
     assert ids(await store.vm_messages(MODB, "vb-100", folder="saved")) == ["202403-m2"]
     assert ids(await store.vm_messages(MODB, "vb-100", folder="deleted")) == ["202403-m3"]
     assert ids(await store.vm_messages(MODB.replace("/", "%2F"), "vb-0100")) == ["202403-m7"]
     assert await store.vm_messages(MODB, "no-such-box") == []
+
+
+async def test_vm_messages_in_a_window_as_kazoos_key_range(loaded):
+    store = loaded
+    window = dict(since=63876877200, until=63876877300)       # both ends included
+    assert ids(await store.vm_messages(MODB, "vb-100", **window)) == ["202403-m4", "202403-m2", "202403-m3"]
+    # a message without a numeric timestamp lies outside every window
+    assert ids(await store.vm_messages(MODB, "vb-100", since=0, until=10 ** 12)) == [
+        "202403-m4", "202403-m2", "202403-m3", "202403-m1"]
+    assert await store.vm_folder_counts(MODB, "vb-100", **window) == {"new": 1, "saved": 1, "deleted": 1}
+    assert await store.vm_folder_counts(MODB, "vb-100") == {"new": 3, "saved": 1, "deleted": 1}
+    assert await store.vm_folder_counts(MODB, "vb-100", since=63876877301) == {}
+    assert await store.vm_folder_counts(MODB, "no-such-box") == {}
+
+
+def _kazoo_message(doc_id, box, stamp, **extra):
+    return {"_id": doc_id, "pvt_type": "mailbox_message", "source_id": box, "media_filename": f"{doc_id}.mp3",
+            "metadata": {"folder": "new", "timestamp": stamp, "media_id": doc_id}, **extra}
+
+
+async def test_vm_messages_count_every_message_whatever_holds_its_audio(store):
+    """KAZOO's views look at neither ``_attachments`` nor ``pvt_attachments``: a message on a
+    storage plan, one behind a migration link and one without audio count like one with
+    ``_attachments`` (media.md 4.5)."""
+    await store.create_db(MODB)
+    inline = {"202403-inline.mp3": {"content_type": "audio/mpeg", "data": "SUQz"}}
+    plan = {"202403-plan.mp3": {"content_type": "audio/mpeg", "length": 4180, "stub": False,
+                                "handler": {"kz_att_s3": {"bucket": "vm", "key": "202403-plan.mp3"}}}}
+    link = {"202403-link.mp3": {"content_type": "audio/mpeg", "length": 0, "stub": False,
+                                "handler": {"kz_att_link": {"att_dbname": layout.account_db(ACCOUNT_ID, encoded=True),
+                                                            "att_docid": "old-media"}}}}
+    docs = [_kazoo_message("202403-inline", "vb-k", 63876877100, _attachments=inline),
+            _kazoo_message("202403-plan", "vb-k", 63876877200, pvt_attachments=plan),
+            _kazoo_message("202403-link", "vb-k", 63876877300, pvt_attachments=link),
+            _kazoo_message("202403-none", "vb-k", 63876877400),
+            {**_kazoo_message("202403-soft", "vb-k", 63876877500), "pvt_deleted": True},
+            {**_kazoo_message("202403-nometa", "vb-k", 63876877600), "metadata": None}]
+    assert all(result.ok for result in await store.bulk_put(MODB, docs))
+    assert ids(await store.vm_messages(MODB, "vb-k", since=0, until=10 ** 12)) == [
+        "202403-none", "202403-link", "202403-plan", "202403-inline"]
+    assert await store.vm_folder_counts(MODB, "vb-k", since=0, until=10 ** 12) == {"new": 4}
+    listed = {doc["_id"]: doc for doc in await store.vm_messages(MODB, "vb-k")}
+    assert listed["202403-plan"]["pvt_attachments"] == plan
+    assert listed["202403-link"]["pvt_attachments"] == link
+    # a box id that is the prefix of another's is another box
+    assert await store.vm_messages(MODB, "vb") == []
 
 
 async def test_accounts_by_realm(loaded):

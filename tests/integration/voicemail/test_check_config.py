@@ -233,3 +233,4 @@ async def test_a_too_short_greeting_is_discarded_and_the_previous_one_kept(stage
     assert (await stage.box())["media"]["unavailable"] == previous["_id"]
     assert await stage.get(previous["_id"]) == previous
     assert {row["id"] for row in await stage.store.all_docs(DB)} == before
+    assert stage.uploads.accepted == 0                                          # never uploaded

@@ -27,7 +27,10 @@ import pytest
 
 from gateway_sim import Endpoint, Gateway, GatewayConfig, Script
 from services.bus import unique_queue_name
+from services.config.announce import Announcer
 from services.exchanges import NOTIFICATIONS, PRESENCE
+from services.media.audio import AudioResolver
+from services.media.signer import Purpose, UrlSigner
 from services.messages.catalogue import NOTIFY_UPDATE
 from services.runtime import ServiceContext
 from services.settings import Settings
@@ -41,6 +44,7 @@ from voicemail_svc.deps import Deps
 from voicemail_svc.notify.mwi import Mwi
 from voicemail_svc.notify.notifier import Notifier
 from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.recorded_media import RecordedMedia
 from voicemail_svc.storage.spool import Spool
 from voicemail_svc.storage.upload import UploadServer
 
@@ -166,14 +170,21 @@ class Stage:
         self.notify_replies = await self.vm_bus.reply_queue("check-notify")
         notifier = Notifier(bus=self.vm_bus, replies=self.notify_replies, messages=messages, mailboxes=mailboxes,
                             mwi=mwi)
-        # check saves no new message: the spool is not started and the upload endpoint does not listen
+        # check saves no new message (the spool is not started), but the greetings it records are
+        # uploaded: the upload endpoint listens
         spool = Spool(self.tmp_path / "spool", messages, on_stored=notifier.message_stored)
+        audio = AudioResolver(self.store)
+        recorded_media = RecordedMedia(self.store, Announcer(self.vm_bus), audio)
+        self.uploads = uploads = await UploadServer(
+            signer=UrlSigner(), sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
+                                       Purpose.UPLOAD_MEDIA: recorded_media.receive}).start()
         self.deps = Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=messages, mwi=mwi,
-                         notifier=notifier, uploads=UploadServer(secret="", sink=spool.receive), spool=spool,
-                         find_callflow=callflow_finder(self.store), check=run_check)
+                         notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
+                         audio=audio, find_callflow=callflow_finder(self.store), check=run_check)
         return self
 
     async def stop(self) -> None:
+        await self.uploads.stop()
         await self.taps.stop(1.0)
         await self.notify_replies.close()
         await self.config.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway_sim import Script
-from tests.integration.voicemail.test_check_support import box_doc, owner, stage  # noqa: F401
+from tests.integration.voicemail.test_check_support import DB, box_doc, owner, stage  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,12 @@ async def test_vm_079_wizard_sets_pin_and_greeting_then_main_menu(stage):
     box = await stage.box()
     assert box["pin"] == "5678" and box["is_setup"] is True
     assert isinstance(box["media"]["unavailable"], str) and box["media"]["unavailable"]
+    # the wizard's greeting is stored with its audio: the bytes the gateway recorded
+    greeting = await stage.get(box["media"]["unavailable"])
+    name = greeting["media_filename"]
+    assert list(greeting["_attachments"]) == [name]
+    assert await stage.store.get_attachment(DB, greeting["_id"], name) == \
+        stage.gateway.recordings.path_for(name).read_bytes()
 
 
 async def test_vm_080_three_mismatched_pins_end_with_goodbye_and_stop(stage):

@@ -3,11 +3,13 @@ message is spooled and arrives once the store is back -- also across a restart o
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway_sim import Script
 from services.store import layout
-from services.store.interface import Unavailable
+from services.store.interface import Conflict, Unavailable
 from services.store.memory import MemoryStore
 from voicemail_svc.app import build as build_voicemail
 from tests.integration.voicemail.conftest import FAST_TIMERS
@@ -105,3 +107,80 @@ async def test_spooled_message_survives_a_restart(vm_env, tmp_path):
                                           doc["media_filename"]) == audio
     await env.wait_until(lambda: env.named("voicemail_new"), what="voicemail_new after the restart")
     assert not spooled.exists()
+
+
+# ---- one write: the store fails or is slow in the middle of it ---------------------------------
+
+class AnswerLosingStore(MemoryStore):
+    """The first write into a monthly database is applied, but its answer is lost (the connection
+    breaks after the server took the write, as when CouchDB goes away mid-request)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lost = 0
+
+    async def put(self, db, doc):
+        stored = await super().put(db, doc)
+        if layout.is_modb(db) and not self.lost:
+            self.lost += 1
+            raise Unavailable(f"{db}: connection reset after the write (test)")
+        return stored
+
+
+class SlowStore(MemoryStore):
+    """The first write into a monthly database takes ``delay`` seconds and is applied even when the
+    writer stopped waiting for it (as a server applies a PUT whose client timed out)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__()
+        self.delay = delay
+        self.late: list[asyncio.Task] = []
+
+    async def put(self, db, doc):
+        if layout.is_modb(db) and self.delay:
+            delay, self.delay = self.delay, 0.0
+
+            async def late() -> dict:
+                await asyncio.sleep(delay)
+                return await MemoryStore.put(self, db, doc)
+
+            self.late.append(asyncio.ensure_future(late()))
+            return await asyncio.shield(self.late[-1])
+        return await super().put(db, doc)
+
+
+async def _stored_once(env, tmp_path) -> dict:
+    """The message is stored once, with its audio, notified once; the spool is empty again."""
+    await env.wait_until(lambda: _stored(env), timeout=10, what="the message stored")
+    await env.wait_until(lambda: env.named("voicemail_new"), timeout=10, what="voicemail_new")
+    await env.settle()
+    await asyncio.sleep(0.5)                          # a second store or notification would show by now
+    [doc] = await env.messages()
+    assert list(doc["_attachments"]) == [doc["media_filename"]]
+    assert [n["Voicemail-ID"] for n in env.named("voicemail_new")] == [doc["_id"]]
+    assert env.named("mwi_update")[-1]["Messages-New"] == 1
+    assert list((tmp_path / "spool").glob("*")) == []
+    return doc
+
+
+async def test_vm_057_the_store_fails_in_the_middle_of_the_write_the_message_is_stored_once(vm_env, tmp_path):
+    store = AnswerLosingStore()
+    env = await vm_env(store=store)
+    out = await env.place(script=leave())
+    assert out.prompts[-2:] == ["vm-saved", "vm-thank_you"]
+    await _stored_once(env, tmp_path)
+    assert store.lost == 1
+    assert env.voicemail.deps.spool.stored_later == 1            # the retry found it stored and kept it
+
+
+async def test_vm_057_a_slow_store_the_message_is_stored_once(vm_env, tmp_path):
+    store = SlowStore(delay=1.0)
+    env = await vm_env(store=store, spool_store_timeout_s=0.3)
+    out = await env.place(script=leave())
+    assert out.prompts[-2:] == ["vm-saved", "vm-thank_you"]
+    doc = await _stored_once(env, tmp_path)
+    # the slow write lands, or loses to the spool's retry: either way one message, notified once
+    [late] = await asyncio.gather(*store.late, return_exceptions=True)
+    assert isinstance(late, Conflict) or late["_id"] == doc["_id"]
+    assert [m["_id"] for m in await env.messages()] == [doc["_id"]]
+    assert len(env.named("voicemail_new")) == 1

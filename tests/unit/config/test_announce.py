@@ -1,6 +1,6 @@
 """config_svc.announce: the doc_update payload (config.md 4.6)."""
 
-from config_svc.announce import doc_update_fields
+from services.config.announce import doc_update_fields
 from services.messages import catalogue
 
 

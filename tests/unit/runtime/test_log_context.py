@@ -29,8 +29,9 @@ from services.bus.memory import MemoryTransport, broker_for
 from services.logging import bind_call, configure
 from services.messages import catalogue
 from services.messages.validation import Validator
+from services.media.signer import Grant, Purpose
+from services.store import layout
 from voicemail_svc.storage.spool import Pending, Spool, StoredMessage
-from voicemail_svc.storage.upload import Grant
 
 ACCOUNT = "a" * 32
 
@@ -141,9 +142,10 @@ class FlakyMessages:
     def __init__(self) -> None:
         self.up = False
 
-    async def ensure_stored(self, account_id, doc, attachment, body, *, content_type) -> None:
+    async def store_with_audio(self, account_id, doc, *, audio_name) -> dict:
         if not self.up:
             raise ConnectionError("store down")
+        return doc
 
 
 async def test_the_spool_logs_a_message_under_the_call_that_left_it(tmp_path, log_lines):
@@ -156,16 +158,17 @@ async def test_the_spool_logs_a_message_under_the_call_that_left_it(tmp_path, lo
     spool = Spool(tmp_path, messages, on_stored=on_stored, retry_s=0.05)
     await spool.start()
     try:
-        stored = StoredMessage(account_id=ACCOUNT, box_id="box", message_id="m1", length_ms=1000,
+        stored = StoredMessage(account_id=ACCOUNT, box_id="box", message_id="202403-m1", length_ms=1000,
                                call={"Call-ID": "call-left-it"})
-        spool.expect(Pending(account_id=ACCOUNT, doc={"_id": "m1"}, attachment="m1.mp3", stored=stored))
-        grant = Grant(account_id=ACCOUNT, doc_id="m1", attachment="m1.mp3", expires=0, nonce="n")
+        spool.expect(Pending(account_id=ACCOUNT, doc={"_id": "202403-m1"}, attachment="m1.mp3", stored=stored))
+        grant = Grant(Purpose.UPLOAD_MESSAGE, db=layout.modb(ACCOUNT, 2024, 3), doc_id="202403-m1",
+                      attachment="m1.mp3", expires=0, nonce="n")
         with bind_call("some-other-call"):         # whatever context the upload request runs in
             assert await spool.receive(grant, b"audio", "audio/mpeg") == "spooled"
         messages.up = True
         await asyncio.wait_for(notified.wait(), 5)
         lines = log_lines()
-        for text in ("storing message m1 failed", "spooled message m1 stored", "notifying m1"):
+        for text in ("storing message 202403-m1 failed", "spooled message 202403-m1 stored", "notifying 202403-m1"):
             assert " call=call-left-it:" in one(lines, text), text
     finally:
         await spool.stop()

@@ -11,7 +11,9 @@ box ``BOX`` (3456, PIN 1234, set up, owned by ``USER``), and
   finder of app.py; a check hand-over that records the box it was given and
   runs the real check;
 * ``stage.call(caller)``: a ``FakeCall`` (tests/support) whose uploads reach
-  the spool, as the gateway's ``PUT`` reaches the upload endpoint.
+  the upload endpoint (without HTTP) and through it the spool or the sink of
+  recorded greetings, as the gateway's ``PUT`` does; ``stage.announced``: the
+  ``configuration`` events that sink published.
 """
 
 from __future__ import annotations
@@ -19,17 +21,21 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import pytest
 
+from services.media.audio import AudioResolver
+from services.media.signer import Purpose, UrlSigner
 from services.store import layout
 from services.store.memory import MemoryStore
 from voicemail_svc.app import callflow_finder
 from voicemail_svc.boxes.mailbox import CallInfo, Mailbox, Mailboxes
 from voicemail_svc.deps import Deps
 from voicemail_svc.storage.messages import Messages
+from voicemail_svc.storage.recorded_media import RecordedMedia
 from voicemail_svc.storage.spool import Spool, StoredMessage
-from voicemail_svc.storage.upload import PATH_PREFIX, UploadServer
+from voicemail_svc.storage.upload import PATHS, UploadServer
 
 from tests.support import voicemail_fixture
 from tests.support.fake_call import Caller, FakeCall
@@ -64,6 +70,17 @@ class RecordingNotifier:
         self.deleted.append((doc["_id"], box_id, reason))
 
 
+@dataclass
+class RecordingAnnouncer:
+    """Keeps the ``configuration`` events instead of publishing them: ``(action, database, doc id)``."""
+
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+    async def doc_changed(self, action: str, *, database: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+        self.events.append((action, database, doc["_id"]))
+        return {}
+
+
 class Stage:
     def __init__(self, tmp_path) -> None:
         self.tmp_path = tmp_path
@@ -75,8 +92,13 @@ class Stage:
         self.check = CheckSpy()
         self.messages = Messages(self.store)
         self.spool = Spool(tmp_path / "spool", self.messages, on_stored=self.notes.message_stored)
-        self.uploads = UploadServer(secret="unit", sink=self.spool.receive)
+        self.audio = AudioResolver(self.store)
+        self.announced = RecordingAnnouncer()
+        self.recorded_media = RecordedMedia(self.store, self.announced, self.audio)
+        self.uploads = UploadServer(signer=UrlSigner("unit"), sinks={Purpose.UPLOAD_MESSAGE: self.spool.receive,
+                                                                      Purpose.UPLOAD_MEDIA: self.recorded_media.receive})
         self.uploaded: list[str] = []
+        self.upload_bytes = b"ID3 audio"
 
     async def seed(self) -> "Stage":
         await voicemail_fixture.seed(self.store)
@@ -118,6 +140,7 @@ class Stage:
         mailboxes = Mailboxes(self.store, self.config)
         return Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=self.messages,
                     mwi=self.mwi, notifier=self.notes, uploads=self.uploads, spool=self.spool,
+                    recorded_media=self.recorded_media, audio=self.audio,
                     find_callflow=callflow_finder(self.store), check=self.check, clock=layout.now_gregorian)
 
     def info(self, *, owner: bool = False, caller_id_number: str = "1001") -> CallInfo:
@@ -130,14 +153,16 @@ class Stage:
         return CallInfo.from_call(call)
 
     def call(self, caller: Caller | None = None, **options: Any) -> FakeCall:
-        return FakeCall(caller, account_id=ACCOUNT, uploader=self._upload, **options)
+        options.setdefault("uploader", self._upload)
+        return FakeCall(caller, account_id=ACCOUNT, **options)
 
     async def _upload(self, file_name: str, url: str) -> None:
-        """What the gateway's PUT does: the upload endpoint checks the token and hands the audio to the spool."""
-        token, _, attachment = url.split(PATH_PREFIX, 1)[1].partition("/")
-        grant = self.uploads.tokens.check(token)
-        assert attachment == grant.attachment
-        await self.spool.receive(grant, b"ID3 audio", "audio/mpeg")
+        """What the gateway's PUT does: the upload endpoint checks the token and hands the audio to its sink."""
+        path = urlsplit(url).path
+        purpose = next(p for p, prefix in PATHS.items() if path.startswith(prefix))
+        grant = self.uploads.signer.check(path.rsplit("/", 2)[-2], purpose)
+        status = await self.uploads.take(path, self.upload_bytes, "audio/mpeg")
+        assert status == 201, f"upload of {file_name} to {path} answered {status}"
         self.uploaded.append(grant.doc_id)
 
 

@@ -8,15 +8,18 @@ same behaviours through the gateway simulator and the real broker.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from services.messages.etf import ActionResult
+from services.store import layout
 from voicemail_svc.boxes.profile import load_profile
 from voicemail_svc.compose.machine import Compose, State
 from voicemail_svc.compose.save import DROPPED, UPLOAD_FAILED, Recording, save_message
-from voicemail_svc.call_control import RecordResult
+from voicemail_svc.call_control import RecordResult, StoreFailed
 from voicemail_svc.storage.spool import STORED
 
 from tests.support.fake_call import Caller
-from tests.support.voicemail_fixture import BOX, box_doc
+from tests.support.voicemail_fixture import ACCOUNT, BOX, box_doc
 
 CONTINUE = ActionResult("continue")
 GREETING = ["vm-person", "say:3456", "vm-not_available"]
@@ -219,7 +222,26 @@ async def test_vm_052_save_drops_a_message_below_the_minimum(stage):
 async def test_vm_065_save_without_an_upload_notifies_nothing(stage):
     outcome, call = await saved(stage, 4000, failing_uploads=True)
     assert outcome == UPLOAD_FAILED
-    assert stage.notes.stored == [] and await stage.folders() == {}      # no audio: not counted
+    assert stage.notes.stored == [] and await stage.folders() == {}      # no audio: nothing written
+
+
+async def test_vm_057_audio_that_arrived_is_kept_when_the_gateway_reports_a_failure(stage):
+    """The PUT was stored, the gateway's retry of it is refused as reused, and the gateway reports
+    the upload failed: the message is stored once and notified."""
+    retries: list[int] = []
+
+    async def upload_then_report_failure(file_name: str, url: str) -> None:
+        await stage._upload(file_name, url)
+        retries.append(await stage.uploads.take(urlsplit(url).path, b"again", "audio/mpeg"))
+        raise StoreFailed(f"storing {file_name} failed after 2 tries: HTTP 403")
+
+    outcome, call = await saved(stage, 4000, uploader=upload_then_report_failure)
+    assert outcome == STORED and retries == [403]
+    [message_id] = list(await stage.folders())
+    assert [s.message_id for s in stage.notes.stored] == [message_id]
+    doc = await stage.messages.get(ACCOUNT, message_id)
+    assert await stage.store.get_attachment(layout.modb_of_doc_id(ACCOUNT, message_id), message_id,
+                                            doc["media_filename"]) == stage.upload_bytes
 
 
 async def test_vm_057_save_stores_the_audio_then_notifies(stage):

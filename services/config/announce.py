@@ -1,4 +1,9 @@
-"""Change events on ``configuration`` after every persisted write (config.md 3.5, 4.6).
+"""Change events on ``configuration`` after a document is written (config.md 3.5, 4.6; bus.md 3.11).
+
+Every service that writes a document others cache announces it here: the config
+service after each persisted configuration write, the voicemail service after it
+stores a media document (a greeting recorded by phone), so that caches -- a
+gateway's Stream-URL, a media responder's answer, a config client's value -- drop it.
 
 The payload is what KAZOO's data layer sends (``App-Name`` ``datamgr``,
 ``Origin-Cache`` ``kazoo_data_cache``) with the two dates the right way round
