@@ -114,10 +114,12 @@ def new_message_doc(*, box: Mailbox, call: CallInfo, attachment: str, length_ms:
 
 
 def has_audio(doc: Mapping[str, Any]) -> bool:
-    """The message's audio (its ``media_filename`` attachment) is stored."""
-    attachments = doc.get("_attachments")
+    """The message's audio (its ``media_filename`` attachment) is stored: in ``_attachments``, or in
+    ``pvt_attachments`` behind a handler (a migrated message's ``kz_att_link``, external storage)."""
+    attachments = {name: stub for field in ("_attachments", "pvt_attachments")
+                   if isinstance(doc.get(field), Mapping) for name, stub in doc[field].items()}
     name = doc.get("media_filename")
-    if not isinstance(attachments, Mapping) or not attachments:
+    if not attachments:
         return False
     return name in attachments if isinstance(name, str) and name else True
 

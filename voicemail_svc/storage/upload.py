@@ -38,7 +38,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Iterable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -147,8 +147,10 @@ class UploadServer:
         self.accepted = 0
         self.refused = 0
 
-    async def start(self) -> "UploadServer":
+    async def start(self, *, routes: Iterable[web.RouteDef] = ()) -> "UploadServer":
+        """``routes``: more routes on this listener (the media Stream-URLs), matched before the uploads'."""
         app = web.Application(client_max_size=MAX_BODY)
+        app.add_routes(routes)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

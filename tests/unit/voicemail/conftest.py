@@ -6,7 +6,8 @@ box ``BOX`` (3456, PIN 1234, set up, owned by ``USER``), and
 
 * ``stage.config``: a ``StaticConfig`` (tests/support) with ``stage.system``;
 * ``stage.deps()``: the service's ``Deps`` on that store -- real boxes,
-  messages, spool (not started) and upload URLs; MWI and notifications
+  messages, spool (not started), upload URLs and message audio URLs
+  (``stage.media``: which message a URL plays); MWI and notifications
   recorded (``stage.mwi``, ``stage.notes``) instead of published; the callflow
   finder of app.py; a check hand-over that records the box it was given and
   runs the real check;
@@ -33,6 +34,7 @@ from voicemail_svc.storage.upload import PATH_PREFIX, UploadServer
 
 from tests.support import voicemail_fixture
 from tests.support.fake_call import Caller, FakeCall
+from tests.support.message_media import MessageMedia
 from tests.support.static_config import StaticConfig
 from tests.support.voicemail_fixture import ACCOUNT, BOX, DEVICE, REALM, USER, CheckSpy, message_doc
 
@@ -76,6 +78,7 @@ class Stage:
         self.messages = Messages(self.store)
         self.spool = Spool(tmp_path / "spool", self.messages, on_stored=self.notes.message_stored)
         self.uploads = UploadServer(secret="unit", sink=self.spool.receive)
+        self.media = MessageMedia(self.store)       # message audio by signed URL (not served here)
         self.uploaded: list[str] = []
 
     async def seed(self) -> "Stage":
@@ -117,7 +120,8 @@ class Stage:
     def deps(self) -> Deps:
         mailboxes = Mailboxes(self.store, self.config)
         return Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=self.messages,
-                    mwi=self.mwi, notifier=self.notes, uploads=self.uploads, spool=self.spool,
+                    mwi=self.mwi, notifier=self.notes, uploads=self.uploads,
+                    message_audio=self.media.message_audio, spool=self.spool,
                     find_callflow=callflow_finder(self.store), check=self.check, clock=layout.now_gregorian)
 
     def info(self, *, owner: bool = False, caller_id_number: str = "1001") -> CallInfo:
