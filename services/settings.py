@@ -111,6 +111,12 @@ class Settings:
         media_url_ttl_s = number("KZ_MEDIA_URL_TTL_S", 7200)
         if media_url_ttl_s <= 0:
             raise SettingsError(f"KZ_MEDIA_URL_TTL_S={media_url_ttl_s}: expected a positive number of seconds")
+        public_url = text("KZ_PUBLIC_URL", "")
+        if public_url and media_responder and not public_url.startswith("http://"):
+            # the media responder hands out Stream-URLs under this base; ecallmgr refuses any but http:// ones
+            raise SettingsError(f"KZ_PUBLIC_URL={public_url!r}: media Stream-URLs must start with http:// "
+                                "(a gateway refuses others, media.md 6.3); use an http:// address, or "
+                                "KZ_MEDIA_RESPONDER=off if another media responder answers media_req")
 
         port = number("KZ_HTTP_PORT", 8080)
         if not 0 <= port <= 65535:
@@ -140,7 +146,7 @@ class Settings:
             tls=tls,
             spool_dir=text("KZ_SPOOL_DIR", defaults.spool_dir),
             upload_secret=text("KZ_UPLOAD_SECRET", ""),
-            public_url=text("KZ_PUBLIC_URL", ""),
+            public_url=public_url,
             drain_seconds=number("KZ_DRAIN_SECONDS", 25.0, float),
             schema_dir=text("KZ_SCHEMA_DIR", defaults.schema_dir),
             gc_gen0=gc_gen0,
@@ -179,11 +185,11 @@ ENVIRONMENT = (
     ("KZ_LOG_FORMAT", "text", "`json` for one JSON object per line"),
     ("KZ_SPOOL_DIR", "./spool", "voicemail recordings waiting to be stored"),
     ("KZ_UPLOAD_SECRET", "(random per process)", "HMAC secret signing voicemail upload URLs and media Stream-URLs"),
-    ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload voicemail recordings; its port is the upload listener's and must differ from KZ_HTTP_PORT"),
+    ("KZ_PUBLIC_URL", "http://<hostname>:<ephemeral port>", "base URL the gateway uses to upload voicemail recordings and fetch media Stream-URLs (`http://` for a real gateway); its port is that listener's and must differ from KZ_HTTP_PORT"),
     ("KZ_DRAIN_SECONDS", "25", "time allowed to finish in-flight calls after SIGTERM"),
     ("KZ_SYSTEM_CONFIG_LOCKED", "false", "`true` makes the configuration service refuse writes to system_config"),
     ("KZ_GC_GEN0", "50000", "allocations between young-generation garbage collections once services run; `0` keeps Python's default (700)"),
-    ("KZ_MEDIA_RESPONDER", "on", "answer the gateway's `media_req`; `off` leaves them to KAZOO's media_mgr (a mixed cluster)"),
+    ("KZ_MEDIA_RESPONDER", "on", "answer the gateway's `media_req` (part of readiness); `off` leaves them to KAZOO's media_mgr (a mixed cluster)"),
     ("KZ_MEDIA_URL_TTL_S", "7200", "seconds a signed media Stream-URL stays valid (any number of GETs)"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

@@ -17,6 +17,7 @@ import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 
 
 class BrokerAdmin:
@@ -41,6 +42,10 @@ class BrokerAdmin:
 
     def list_consumed_queues(self, vhost: str) -> set[str]:
         """The queues of the vhost that have at least one consumer."""
+        return set(self.count_consumers(vhost))
+
+    def count_consumers(self, vhost: str) -> Counter[str]:
+        """How many consumers each queue of the vhost has (queues without any left out)."""
         raise NotImplementedError
 
 
@@ -84,9 +89,9 @@ class HttpAdmin(BrokerAdmin):
         return {(r["source"], r["routing_key"], r["destination"]) for r in rows
                 if r["source"] and r["destination_type"] == "queue"}
 
-    def list_consumed_queues(self, vhost: str) -> set[str]:
+    def count_consumers(self, vhost: str) -> Counter[str]:
         rows = self._call("GET", f"/api/consumers/{urllib.parse.quote(vhost, safe='')}") or []
-        return {r["queue"]["name"] for r in rows}
+        return Counter(r["queue"]["name"] for r in rows)
 
 
 class CtlAdmin(BrokerAdmin):
@@ -124,9 +129,9 @@ class CtlAdmin(BrokerAdmin):
         return {(r["source_name"], r["routing_key"], r["destination_name"]) for r in json.loads(out or "[]")
                 if r["source_name"] and r["destination_kind"] == "queue"}
 
-    def list_consumed_queues(self, vhost: str) -> set[str]:
+    def count_consumers(self, vhost: str) -> Counter[str]:
         out = self._ctl("list_consumers", "-p", vhost, "--formatter", "json", "queue_name")
-        return {r["queue_name"] for r in json.loads(out or "[]")}
+        return Counter(r["queue_name"] for r in json.loads(out or "[]"))
 
     def stop_app(self) -> None:
         self._ctl("stop_app")

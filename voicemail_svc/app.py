@@ -5,10 +5,14 @@ store, the config client, a reply queue for ``notify_update`` replies, boxes,
 messages, MWI (with the shared ``mwi_query`` consumer and the MWI re-sent from
 stored state at start, notify/mwi_query.py), the notifier, the spool (with its
 retry task), the URL signer (``KZ_UPLOAD_SECRET``), the audio resolver, the sink
-for recorded greetings (announcing on ``configuration``), the upload endpoint
-(its own small HTTP site: ``KZ_PUBLIC_URL``'s port when it names one, else an
-ephemeral port on ``KZ_HTTP_HOST``), the callflow finder, then ``Deps`` and the
-listener that takes actions and owns the sessions.
+for recorded greetings (announcing on ``configuration``), the media core of
+media.md 6.1 (the ``/media/`` Stream-URL routes, mounted on the upload listener;
+the ``media_req`` responder unless ``KZ_MEDIA_RESPONDER`` is off), the upload
+endpoint (its own small HTTP site: ``KZ_PUBLIC_URL``'s port when it names one,
+else an ephemeral port on ``KZ_HTTP_HOST``), message audio by signed URL
+(message_audio.py), the callflow finder, then ``Deps`` and the listener that
+takes actions and owns the sessions.  The responder's queues are on the
+service's bus, so readiness waits for them too.
 
 ``ACTIONS`` is the table of voicemail actions (``data.action``, voicemail.md 1):
 ``compose`` (the default) and ``check`` (through ``deps.check``, the same
@@ -19,7 +23,9 @@ one call; it is what the listener runs per call.
 Options of ``build`` (tests and the benchmark): ``session=`` replaces the
 action runner (tests of the listener alone; the service then opens no store,
 config client, spool or upload endpoint); ``check=`` replaces the compose ->
-check hand-over; ``call_factory=`` makes the call control of each call.
+check hand-over; ``call_factory=`` makes the call control of each call;
+``url_clock=`` is the Unix clock of signed URLs and of the responder's remembered
+answers, ``media_budget_s=`` the responder's time for one answer.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ import logging
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.config.client import ConfigClient
+from services.media.answers import Answers
+from services.media.audio import AudioResolver
+from services.media.endpoint import MediaEndpoint
+from services.media.prompts import PromptLookup
+from services.media.responder import DEFAULT_BUDGET_S, MediaResponder
+from services.media.signer import UrlSigner
 from services.messages.etf import ActionResult
 from services.runtime import ServiceContext, ServiceEntry
 from services.store.interface import Store
@@ -37,6 +49,7 @@ from voicemail_svc.check import run_check
 from voicemail_svc.compose import run_compose
 from voicemail_svc.deps import Background, CheckHandover, Deps, FindCallflow
 from voicemail_svc.listener import ACTIONS_QUEUE, SESSION_IDLE_TIMEOUT_S, SessionRunner, VoicemailListener
+from voicemail_svc.message_audio import MessageUrls
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +125,8 @@ class VoicemailService:
                  spool_retry_s: float = 2.0, spool_store_timeout_s: float | None = None,
                  upload_ttl_s: float | None = None, store: Store | None = None,
                  resend_mwi: bool = True, clock: Callable[[], int] | None = None,
-                 call_factory: CallFactory = bus_call) -> None:
+                 call_factory: CallFactory = bus_call, url_clock: Callable[[], float] | None = None,
+                 media_budget_s: float = DEFAULT_BUDGET_S) -> None:
         self._context = context
         self._timers = timers or Timers()
         self._session = session
@@ -132,8 +146,12 @@ class VoicemailService:
         self._resend_mwi = resend_mwi
         self._clock = clock
         self._call_factory = call_factory
+        self._url_clock = url_clock
+        self._media_budget_s = media_budget_s
         self.mwi_queries = None
         self.uploads = None
+        self.media_endpoint: MediaEndpoint | None = None
+        self.responder: MediaResponder | None = None
         self.bus = None
         self.listener: VoicemailListener | None = None
         self.deps: Deps | None = None
@@ -160,8 +178,7 @@ class VoicemailService:
         from voicemail_svc.notify.mwi_query import MwiQueries
         from voicemail_svc.notify.notifier import Notifier
         from services.config.announce import Announcer
-        from services.media.audio import AudioResolver
-        from services.media.signer import Purpose, UrlSigner
+        from services.media.signer import Purpose
         from voicemail_svc.storage.messages import Messages
         from voicemail_svc.storage.recorded_media import RecordedMedia
         from voicemail_svc.storage.spool import Spool
@@ -184,6 +201,8 @@ class VoicemailService:
         await spool.start()
         # the one signer of the service: upload URLs here, media Stream-URLs (services/media) too
         signer = UrlSigner(settings.upload_secret)
+        if self._url_clock is not None:
+            signer.clock = self._url_clock
         resolver = AudioResolver(store)
         recorded_media = RecordedMedia(store, Announcer(bus), resolver)
         uploads = UploadServer(signer=signer, sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
@@ -191,14 +210,23 @@ class VoicemailService:
                                host=self._upload_host or settings.http_host, port=self._upload_port,
                                public_url=settings.public_url if self._public_url is None else self._public_url,
                                ttl_s=self._upload_ttl_s or DEFAULT_TTL_S)
-        await uploads.start()
+        # the media core (media.md 6.1): Stream-URLs under KZ_PUBLIC_URL, served by the upload listener
+        endpoint = MediaEndpoint(resolver, signer, base_url=lambda: uploads.base_url, ttl_s=settings.media_url_ttl_s)
+        await uploads.start(routes=endpoint.routes())
         self.uploads = uploads
+        self.media_endpoint = endpoint
+        if settings.media_responder:
+            answers = Answers(clock=self._url_clock) if self._url_clock is not None else None
+            self.responder = await MediaResponder(bus, resolver, endpoint, PromptLookup(store, config),
+                                                  budget_s=self._media_budget_s, answers=answers).start()
+        else:
+            log.info("KZ_MEDIA_RESPONDER is off: media_req is left to another responder (KAZOO's media_mgr)")
         self.mwi_queries = MwiQueries(bus, mwi, store=store, resend_on_start=self._resend_mwi)
         await self.mwi_queries.start()
         return Deps(store=store, config=config, mailboxes=mailboxes, messages=messages, mwi=mwi,
                     notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
-                    audio=resolver, find_callflow=callflow_finder(store),
-                    check=self._check, background=Background(),
+                    audio=resolver, message_audio=MessageUrls(resolver, endpoint),
+                    find_callflow=callflow_finder(store), check=self._check, background=Background(),
                     **({"clock": self._clock} if self._clock else {}))
 
     async def stop(self, drain_timeout: float) -> bool:
@@ -211,6 +239,8 @@ class VoicemailService:
             # messages still being saved need the listener's reply queue (send_http replies)
             drained = await self.deps.background.drain(drain_timeout) and drained
             await self.deps.spool.stop()
+        if self.responder is not None:
+            drained = await self.responder.stop(drain_timeout) and drained
         if self.uploads is not None:
             await self.uploads.stop()
         if self.listener is not None:
@@ -224,8 +254,9 @@ class VoicemailService:
     @property
     def ready(self) -> bool:
         """Started, and every consumer on its bus consuming: actions, call events, replies, notify
-        replies, mwi_query and the config client's queues (services.runtime, "Readiness")."""
-        return self._started and self.bus.ready
+        replies, mwi_query, the config client's queues and, when it runs, the media responder's
+        (services.runtime, "Readiness")."""
+        return self._started and self.bus.ready and (self.responder is None or self.responder.ready)
 
 
 def build(context: ServiceContext, **options) -> VoicemailService:

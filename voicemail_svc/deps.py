@@ -2,8 +2,9 @@
 
 Every field has its real type.  Where a session only needs a small part of a
 collaborator that talks to the bus, the field is a ``Protocol`` naming that
-part (``BoxMwi``, ``Notifications``, ``UploadUrls``, ``FindCallflow``), so a
-session runs against the real service or against stand-ins in unit tests.
+part (``BoxMwi``, ``Notifications``, ``UploadUrls``, ``MessageAudio``,
+``FindCallflow``), so a session runs against the real service or against
+stand-ins in unit tests.
 
 The compose -> check hand-over (voicemail.md 4.1: the owner of the box; 4.2,
 4.4 and 4.5: the login key) is ``deps.check``, a ``CheckHandover``: in the
@@ -75,6 +76,15 @@ class UploadUrls(Protocol):
     def media_url_for(self, db: str, doc_id: str, attachment: str) -> str: ...
 
 
+class MessageAudio(Protocol):
+    """What the gateway plays for a stored message (media.md 6.5): ``message_audio.MessageUrls``.
+
+    A fresh signed ``http://`` Stream-URL of the message's audio, or None when that audio
+    cannot be read (already logged as one warning): the message's ``play`` is left out."""
+
+    async def url_for(self, account_id: str, message: Mapping[str, Any]) -> str | None: ...
+
+
 class CheckHandover(Protocol):
     """``check.run_check``: the check action, or check after compose's login key with ``box``."""
 
@@ -93,6 +103,7 @@ class Deps:
     mwi: BoxMwi
     notifier: Notifications
     uploads: UploadUrls
+    message_audio: MessageAudio
     spool: Spool
     recorded_media: RecordedMedia       # greetings, names and temporary greetings recorded by phone
     audio: AudioResolver                # where a stored message's or media's audio is (services/media/audio.py)

@@ -90,6 +90,18 @@ class Unresolved:
     detail: str
     handler: str | None = None   # the storage module, where one was involved
 
+    @property
+    def reason(self) -> str:
+        """The reason as media.md 6.2 words it: ``unsupported_storage:<module>``, else the failure."""
+        if self.failure is Failure.UNSUPPORTED_STORAGE:
+            return f"unsupported_storage:{self.handler or 'unknown'}"
+        return self.failure.value
+
+    def describe(self) -> str:
+        """One line for a log: the reason, where, and why."""
+        return (f"{self.reason} (db {self.db}, document {self.doc_id}, attachment {self.attachment or '(first)'}, "
+                f"handler {self.handler or 'none'}): {self.detail}")
+
 
 Resolution = Audio | Unresolved
 
@@ -100,22 +112,23 @@ class AudioResolver:
         self._timeout_s = timeout_s
         self.chunk_size = chunk_size
 
-    async def resolve(self, db: str, doc_id: str, attachment: str | None = None) -> Resolution:
+    async def resolve(self, db: str, doc_id: str, attachment: str | None = None, *,
+                      quiet: bool = False) -> Resolution:
         """Where the audio of ``db`` / ``doc_id`` / ``attachment`` is (``attachment`` None:
-        the document's first).  Never raises for a store failure: that is an outcome."""
+        the document's first).  Never raises for a store failure: that is an outcome.
+        ``quiet``: the caller logs an :class:`Unresolved` itself (its ``describe()``)."""
         raw = _db(db)
         if raw is None:
             outcome: Resolution = Unresolved(Failure.NOT_FOUND, db, doc_id, attachment, "not a database name")
-            _log(outcome, db, doc_id, attachment)
-            return outcome
-        db = raw
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                outcome = await self._resolve(db, doc_id, attachment, depth=0)
-        except TimeoutError:
-            outcome = Unresolved(Failure.STORE_UNAVAILABLE, db, doc_id, attachment,
-                                 f"the store did not answer within {self._timeout_s:g} s")
-        _log(outcome, db, doc_id, attachment)
+        else:
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    outcome = await self._resolve(raw, doc_id, attachment, depth=0)
+            except TimeoutError:
+                outcome = Unresolved(Failure.STORE_UNAVAILABLE, raw, doc_id, attachment,
+                                     f"the store did not answer within {self._timeout_s:g} s")
+        if not quiet or isinstance(outcome, Audio):
+            _log(outcome)
         return outcome
 
     def open(self, audio: Audio, *, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
@@ -228,14 +241,13 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _log(outcome: Resolution, db: str, doc_id: str, attachment: str | None) -> None:
+def _log(outcome: Resolution) -> None:
     if isinstance(outcome, Audio):
         if log.isEnabledFor(logging.DEBUG):
-            source = outcome.source
-            log.debug("audio of %s/%s/%s is %s/%s/%s (%s links)", db, doc_id, outcome.requested.attachment,
-                      source.db, source.doc_id, source.attachment, outcome.links)
+            requested, source = outcome.requested, outcome.source
+            log.debug("audio of %s/%s/%s is %s/%s/%s (%s links)", requested.db, requested.doc_id,
+                      requested.attachment, source.db, source.doc_id, source.attachment, outcome.links)
         return
     level = logging.WARNING if outcome.failure in (Failure.UNSUPPORTED_STORAGE, Failure.STORE_UNAVAILABLE) \
         else logging.INFO
-    log.log(level, "audio not readable: %s (db %s, document %s, attachment %s, handler %s): %s",
-            outcome.failure.value, db, doc_id, outcome.attachment or attachment or "(first)", outcome.handler or "none", outcome.detail)
+    log.log(level, "audio not readable: %s", outcome.describe())

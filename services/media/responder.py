@@ -165,7 +165,7 @@ class MediaResponder:
         audio = await self._resolver.resolve(name.db, name.doc_id, name.attachment)
         if isinstance(audio, Unresolved):
             if audio.failure is Failure.UNSUPPORTED_STORAGE:
-                return _error("other", f"unsupported_storage:{audio.handler}")
+                return _error("other", audio.reason)
             return _FAILURES[audio.failure]
         if remembered:
             self.answers.keep(media_name, audio.requested, generation=generation)

@@ -65,11 +65,6 @@ def local_epoch(timestamp_gregorian: int, timezone: str) -> int:
     return unix + int(offset.total_seconds()) if offset is not None else unix
 
 
-def message_media(account_id: str, message: dict[str, Any]) -> str:
-    """The media name of a message's audio: the stored document in the account's media space."""
-    return f"/{account_id}/{message['_id']}"
-
-
 class Player:
     def __init__(self, call: CallControl, env: CheckEnv, box: Mailbox, *, folder: str, profile: Profile) -> None:
         self.call = call
@@ -94,13 +89,18 @@ class Player:
         keys = self.profile.keys
         return [key for key in ALL_KEYS if key not in (keys.rewind, keys.fastforward)]
 
-    def message_audio(self, message: dict[str, Any]) -> list[Media]:
-        """5.6 step 2: number, position, the message, envelope, message menu."""
+    async def message_audio(self, message: dict[str, Any]) -> list[Media]:
+        """5.6 step 2: number, position, the message, envelope, message menu.
+
+        The message plays from a fresh signed URL (media.md 6.5); audio that cannot be
+        read is left out (one warning), and the rest still plays."""
         call = self.call
         position = self.count - len(self.remaining) + 1
-        media: list[Media] = [call.prompt("vm-message_number"), say_item(call, position, "number"),
-                              {"Application-Name": "play", "Media-Name": message_media(self.env.account_id, message),
-                               "Terminators": self._play_terminators(), "Endless-Playback": False}]
+        media: list[Media] = [call.prompt("vm-message_number"), say_item(call, position, "number")]
+        url = await self.env.deps.message_audio.url_for(self.env.account_id, message)
+        if url is not None:
+            media.append({"Application-Name": "play", "Media-Name": url, "Terminators": self._play_terminators(),
+                          "Endless-Playback": False})
         if not self.profile.skip_envelope:
             media += [call.prompt("vm-received"),
                       say_item(call, local_epoch(timestamp_of(message), self.profile.timezone), "current_date_time")]
@@ -120,7 +120,7 @@ class Player:
         while self.remaining:
             current = self.remaining[0]
             if media is None:
-                media = self.message_audio(current)
+                media = await self.message_audio(current)
             try:
                 digit = await ask(self.call, media, profile=self.profile, flush_on_digit=False)
             except (Hangup, CommandFailed):
@@ -156,7 +156,7 @@ class Player:
             if not self.remaining:
                 await call.play(call.prompt("vm-saved"))
                 return None, Played(PlayOutcome.COMPLETE)
-            return [call.prompt("vm-saved")] + self.message_audio(self.remaining[0]), None
+            return [call.prompt("vm-saved")] + await self.message_audio(self.remaining[0]), None
         if digit == keys.delete:
             await call.flush()
             await call.play(call.prompt("vm-deleted"))
@@ -171,28 +171,28 @@ class Player:
             return None, Played(PlayOutcome.COMPLETE)
         if digit == keys.replay:
             await call.flush()
-            return self.message_audio(current), None
+            return await self.message_audio(current), None
         if digit == keys.prev:
             await call.flush()
             if self.history:
                 self.remaining.insert(0, self.history.pop())
-            return self.message_audio(self.remaining[0]), None
+            return await self.message_audio(self.remaining[0]), None
         if digit == keys.next:
             await call.flush()
             if len(self.remaining) > 1:
                 self._advance(push=True)
-            return self.message_audio(self.remaining[0]), None
+            return await self.message_audio(self.remaining[0]), None
         if self.ff_rw and digit in (keys.rewind, keys.fastforward):
             # rewind is what KAZOO meant and crashes on (spec README): a playseek back
             direction = "rewind" if digit == keys.rewind else "fastforward"
             if self.profile.seek_duration_ms > 0:
                 await call.playseek(direction, self.profile.seek_duration_ms)
-            return self.message_audio(current), None
+            return await self.message_audio(current), None
         if digit == FIXED_KEYS["message_callback"]:
             result = await callback(call, self.env, self.box, current)
             if result is not None:
                 return None, Played(PlayOutcome.ENDED, result)
-            return self.message_audio(current), None
+            return await self.message_audio(current), None
 
         self.invalid += 1
         if self.invalid >= MAIN_MENU_LOOPS:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -142,8 +142,10 @@ class UploadServer:
     def signer(self) -> UrlSigner:
         return self.tokens.signer
 
-    async def start(self) -> "UploadServer":
+    async def start(self, *, routes: Iterable[web.RouteDef] = ()) -> "UploadServer":
+        """``routes``: more routes on this listener (the media Stream-URLs), matched before the uploads'."""
         app = web.Application(client_max_size=MAX_BODY)
+        app.add_routes(routes)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner, port = await serve(app, host=self._host, port=self._port)
         self.base_url = base_url(self._host, port, self._public_url)

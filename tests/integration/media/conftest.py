@@ -2,10 +2,10 @@
 
 * ``store`` -- an empty store of each backend (memory, SQLite, the CouchDB-API server);
   ``memory_store`` -- memory only, for behaviour that does not depend on the store;
-* ``start_media(store, ...)`` -- starts "the media service" on this run's vhost: today
-  config_svc plus a :class:`~services.media.responder.MediaResponder` and the
-  ``/media/`` routes on an HTTP site of their own; once voicemail_svc hosts them
-  (docs/media.md, "Pending"), this is the one place to change;
+* ``start_media(store, ...)`` -- starts "the media service" on this run's vhost: config_svc
+  (once) and a voicemail_svc replica, which hosts the
+  :class:`~services.media.responder.MediaResponder` and serves ``/media/`` on its upload
+  listener (media.md 6.1);
 * ``media`` -- that service on ``store`` with media.md 7's world seeded (:func:`seed_world`);
 * ``gateway`` -- publishes media_req as ecallmgr does (own queue as ``Server-ID``, a
   fresh ``Msg-ID``), collects every reply, and GETs Stream-URLs with aiohttp.
@@ -26,13 +26,9 @@ import pytest
 
 from services.bus import Bus, open_transport
 from services.config.client import ConfigClient
-from services.media.answers import Answers
-from services.media.audio import AudioResolver
-from services.media.endpoint import MediaEndpoint, StandaloneSite
-from services.media.prompts import PromptLookup
+from services.media.endpoint import MediaEndpoint
 from services.media.responder import MediaResponder
 from services.media.seeding import prompt_document
-from services.media.signer import UrlSigner
 from services.messages import catalogue as m
 from services.messages.spec import Message
 from services.messages.validation import Validator
@@ -150,16 +146,36 @@ async def memory_store():
 
 @dataclass
 class MediaService:
+    """One voicemail_svc replica, seen as the media service it hosts."""
+
     store: Any
     clock: Clock
-    responder: MediaResponder
-    endpoint: MediaEndpoint
-    site: StandaloneSite
-    config: ConfigClient
+    voicemail: Any          # voicemail_svc.app.VoicemailService
+
+    @property
+    def responder(self) -> MediaResponder:
+        return self.voicemail.responder
+
+    @property
+    def endpoint(self) -> MediaEndpoint:
+        return self.voicemail.media_endpoint
+
+    @property
+    def uploads(self):
+        """Its upload listener, which also serves ``/media/``."""
+        return self.voicemail.uploads
 
     @property
     def url(self) -> str:
-        return self.site.url
+        return self.voicemail.uploads.base_url
+
+    @property
+    def bus(self) -> Bus:
+        return self.voicemail.bus
+
+    @property
+    def config(self) -> ConfigClient:
+        return self.voicemail.deps.config
 
     @property
     def flushes(self) -> int:
@@ -176,47 +192,43 @@ class MediaService:
 
 
 @pytest.fixture
-async def start_media(amqp_url):
+async def start_media(amqp_url, tmp_path):
     """``await start_media(store, secret=..., clock=..., ttl_s=..., budget_s=...)`` -> a running
-    media service; every one started is stopped at teardown.  config_svc runs once, on the
-    first service's store."""
+    voicemail_svc (media.md 6.1: it hosts the responder and the ``/media/`` routes) on this run's
+    vhost; every one started is stopped at teardown.  config_svc runs once, on the first
+    service's store.  Replicas started with the same ``secret`` share ``KZ_UPLOAD_SECRET``."""
     from config_svc.app import build as build_config
+    from voicemail_svc.app import build as build_voicemail
 
     services: list[MediaService] = []
     cleanups: list[Callable[[], Awaitable[Any]]] = []
 
     def context_for(store, settings: Settings) -> ServiceContext:
         context = ServiceContext(settings, store=store)
-
         cleanups.append(context.close)     # a store given to the context stays the fixture's to close
         return context
 
     async def start(store, *, secret: str | None = "media-test-secret", clock: Clock | None = None,
-                    ttl_s: float = 7200, budget_s: float = 1.5, config_store=None) -> MediaService:
-        """``config_store``: the store config_svc reads (default ``store``)."""
+                    ttl_s: int = 7200, budget_s: float = 1.5, config_store=None, **settings: Any) -> MediaService:
+        """``config_store``: the store config_svc reads (default ``store``); ``settings``: more
+        Settings fields (``media_responder=False``, ...)."""
         clock = clock or Clock()
-        settings = Settings(amqp_url=amqp_url, node=f"media@test-{len(services)}", upload_secret=secret or "")
-        context = context_for(store, settings)
+        replica = len(services)
+        config = Settings(amqp_url=amqp_url, node=f"voicemail@media-test-{replica}", upload_secret=secret or "",
+                          http_host="127.0.0.1", media_url_ttl_s=ttl_s, **settings)
+        context = context_for(store, config)
         if not services:
             config_store = config_store or store
             await config_store.create_db(layout.SYSTEM_CONFIG_DB)
-            config_svc = build_config(context_for(config_store, settings.with_(node="config@test")))
+            config_svc = build_config(context_for(config_store, config.with_(node="config@media-test")))
             await config_svc.start()
             cleanups.append(lambda: config_svc.stop(2.0))
-        bus = await context.bus("voicemail")
-        config = await ConfigClient(bus).start()
-        cleanups.append(config.close)
-        resolver = AudioResolver(store)
-        site_url = ""
-        endpoint = MediaEndpoint(resolver, UrlSigner(settings.upload_secret, clock=clock),
-                                 base_url=lambda: site_url, ttl_s=ttl_s)
-        site = await StandaloneSite(endpoint).start()
-        site_url = site.url
-        cleanups.append(site.stop)
-        responder = await MediaResponder(bus, resolver, endpoint, PromptLookup(store, config), budget_s=budget_s,
-                                         answers=Answers(clock=clock)).start()
-        cleanups.append(lambda: responder.stop(2.0))
-        service = MediaService(store, clock, responder, endpoint, site, config)
+        voicemail = build_voicemail(context, spool_dir=str(tmp_path / f"spool-{replica}"), resend_mwi=False,
+                                    url_clock=clock, media_budget_s=budget_s)
+        # stopped even when its start fails half-way (what it started is in its fields)
+        cleanups.append(lambda: voicemail.stop(2.0))
+        await voicemail.start()
+        service = MediaService(store, clock, voicemail)
         services.append(service)
         return service
 

@@ -6,12 +6,11 @@ from __future__ import annotations
 import base64
 import gc
 import hashlib
-import hmac
-import json
 import logging
 import os
 import time
 import tracemalloc
+from pathlib import Path
 from urllib.parse import quote
 
 import aiohttp
@@ -20,7 +19,8 @@ from services.media.audio import AudioResolver
 from services.media.endpoint import MediaEndpoint, StandaloneSite
 from services.media.signer import Purpose, UrlSigner
 from services.store import layout, open_store
-from tests.integration.media.conftest import A, A_DB, seed_world
+from tests.integration.media.conftest import A, A_DB, MODB, MODB_ENCODED, seed_world
+from voicemail_svc.storage.upload import PATH_PREFIX as UPLOAD_PATH
 
 GREETING = f"/{A}/5f1d2a3b4c5d6e7f8a9b0c1d2e3f4a5b"
 
@@ -68,22 +68,35 @@ async def test_med_028_altered_or_foreign_tokens_are_refused(media, world, gatew
 
 
 async def test_med_029_upload_tokens_do_not_open_media(media, world, gateway):
-    """The media half of MED-029; the upload ``PUT`` half needs the upload endpoint to use
-    the same signer (docs/media.md, "Pending")."""
     url = await gateway.stream_url(GREETING)
     signer = UrlSigner("media-test-secret", clock=media.clock)     # the service's secret
     for purpose in (Purpose.UPLOAD_MESSAGE, Purpose.UPLOAD_MEDIA):
         upload = signer.issue(purpose, db=A_DB, doc_id=world.greeting_id, attachment="greeting.mp3", ttl_s=900,
                               single_use=True)
         assert (await gateway.fetch(_with_token(url, upload))).status == 403
-    # today's voicemail upload token (bus.md 5.3): signed with the same secret, no purpose in it
-    grant = {"a": A, "d": world.greeting_id, "n": "greeting.mp3", "e": media.clock() + 900, "r": "00" * 12}
-    payload = base64.urlsafe_b64encode(json.dumps(grant, separators=(",", ":"), sort_keys=True).encode()) \
-        .rstrip(b"=").decode()
-    mac = hmac.new(b"media-test-secret", payload.encode(), hashlib.sha256).digest()
-    legacy = f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
-    assert (await gateway.fetch(_with_token(url, legacy))).status == 403
+    # the token of an upload URL the service itself hands the gateway (bus.md 5.3), for that very attachment
+    upload_url = media.uploads.url_for(A, world.greeting_id, "greeting.mp3")
+    assert upload_url.startswith(media.url)
+    fetched = await gateway.fetch(_with_token(url, _token_of_upload(upload_url)))
+    assert fetched.status == 403 and world.b_g not in fetched.body
     assert (await gateway.fetch(url)).status == 200
+
+
+async def test_med_029_a_stream_url_token_uploads_nothing(media, store, world, gateway):
+    name = f"/{MODB_ENCODED}/{world.m1_id}/{world.m1_attachment}"
+    token = _token(await gateway.stream_url(name))
+    refused, accepted = media.uploads.refused, media.uploads.accepted
+    put = f"{media.url}{UPLOAD_PATH}{token}/{world.m1_attachment}"
+    async with gateway.http.put(put, data=b"not the message", headers={"Content-Type": "audio/mpeg"}) as response:
+        assert response.status == 403
+    assert (media.uploads.refused, media.uploads.accepted) == (refused + 1, accepted)
+    assert await store.get_attachment(MODB, world.m1_id, world.m1_attachment) == world.b_m1
+    spool = Path(media.voicemail.deps.spool.directory)
+    assert not spool.exists() or [p for p in spool.rglob("*") if p.is_file()] == []
+
+
+def _token_of_upload(url: str) -> str:
+    return url.partition(UPLOAD_PATH)[2].split("/", 1)[0]
 
 
 async def test_med_030_one_range_is_served_partially(media, world, gateway):

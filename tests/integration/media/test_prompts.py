@@ -46,7 +46,7 @@ async def test_med_014_unknown_language_falls_back_to_media_default_language(med
 
 async def _set_system_default_language(media, language: str) -> None:
     """Through config_svc, as an operator's ``kzvoice config set media default_language``."""
-    replies = await media.responder._bus.reply_queue("media-test-config")   # noqa: SLF001 (the service's bus)
+    replies = await media.bus.reply_queue("media-test-config")
     try:
         answer = await replies.request(m.get("sysconf.set_req"),
                                        {"Category": "media", "Key": "default_language", "Value": language},

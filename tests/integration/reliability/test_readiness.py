@@ -6,10 +6,11 @@ its own, with a SQLite store file seeded with one account.  The test polls ``/re
 exactly what the process had set up when it said "ready", and then
 
 * lists the broker's bindings and consumers of the test's own vhost;
-* publishes a route_req, a voicemail action (mandatory, so an unbound key fails at once)
-  and a sysconf get_req, as a gateway and callflow_svc would at that moment;
-* lets the process run again (SIGCONT) and waits for the three answers: route_resp,
-  action.accepted (then action.result, after the call's CHANNEL_DESTROY), get_resp.
+* publishes a route_req, a voicemail action (mandatory, so an unbound key fails at once),
+  a sysconf get_req and a media_req, as a gateway and callflow_svc would at that moment;
+* lets the process run again (SIGCONT) and waits for the four answers: route_resp,
+  action.accepted (then action.result, after the call's CHANNEL_DESTROY), get_resp and
+  the media responder's media_error (voicemail_svc hosts it, media.md 6.1).
 
 Finally every binding and consumed queue the process has once it is idle must already have
 been there at the first 200 (the per-call binding of the voicemail action aside).  Before the
@@ -141,19 +142,26 @@ async def test_readyz_first_200_means_every_service_consumes_on_all_its_bindings
                                                      "Key": "readiness_probe", "Default": "x"},
                           server_id=replies.name)
 
+        media_id = secrets.token_hex(8)
+        media_reply = replies.expect(media_id)
+        await bus.publish(m.MEDIA_REQ, {"Msg-ID": media_id, "Media-Name": "prompt://system_media/vm-nothing/en-us",
+                                        "Stream-Type": "new", "Call-ID": call_id}, server_id=replies.name)
+
         proc.send_signal(signal.SIGCONT)
         stopped = False
         answers = await asyncio.gather(asyncio.wait_for(route_resp, ANSWER_TIMEOUT_S),
                                        action_replies.next(ANSWER_TIMEOUT_S),
-                                       asyncio.wait_for(get_resp, ANSWER_TIMEOUT_S), return_exceptions=True)
+                                       asyncio.wait_for(get_resp, ANSWER_TIMEOUT_S),
+                                       asyncio.wait_for(media_reply, ANSWER_TIMEOUT_S), return_exceptions=True)
         served = {name: not isinstance(answer, BaseException)
-                  for name, answer in zip(("route_req", "voicemail action", "sysconf get_req"), answers)}
+                  for name, answer in zip(("route_req", "voicemail action", "sysconf get_req", "media_req"), answers)}
         served["voicemail action"] = served["voicemail action"] and action_routed
-        assert served == {"route_req": True, "voicemail action": True, "sysconf get_req": True}, \
+        assert served == {"route_req": True, "voicemail action": True, "sysconf get_req": True, "media_req": True}, \
             f"sent at the first 200: {served}; consumed then: {sorted(consumed_at_200)}"
         assert answers[0]["Method"] == "park"
         assert answers[1].spec is m.ACTION_ACCEPTED
         assert answers[2]["Value"] == "x"
+        assert (answers[3].spec, answers[3]["Error-Code"]) == (m.MEDIA_ERROR, "not_found")   # no such prompt
 
         # the voicemail call ends: its session sends its one result
         destroy = build("call_event.CHANNEL_DESTROY")
@@ -172,7 +180,8 @@ async def test_readyz_first_200_means_every_service_consumes_on_all_its_bindings
         service_queues = {q for q in consumed_at_200 if not q.startswith("readiness-probe")}
         for prefix in ("sysconf_listener", "callflow_route_", "callflow-cache-", "callflow-destroy-",
                        "voicemail_actions", "voicemail_events-", "voicemail-", "voicemail_notify-",
-                       "voicemail_mwi_queries", "config-client-", "config-events-"):
+                       "voicemail_mwi_queries", "config-client-", "config-events-", "media_requests",
+                       "media_events-"):
             assert any(q.startswith(prefix) for q in service_queues), f"no {prefix}* queue consumed at the first 200"
     finally:
         if stopped:

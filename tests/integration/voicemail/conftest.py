@@ -9,6 +9,7 @@ connected call: the gateway's handle (to press keys, speak, hang up) and a
 from __future__ import annotations
 
 from tests.support.endpoints import new_endpoint  # noqa: F401  (re-exported for the tests here)
+from tests.support.message_media import SECRET as MESSAGE_URL_SECRET, PlayedMessages
 from tests.support.voicemail_fixture import CheckSpy
 
 import asyncio
@@ -300,8 +301,9 @@ class Outcome:
 
     @property
     def prompts(self) -> list[str]:
-        """Media the gateway started playing, in order (prompt ids, ``say:<text>``, ``tones``, media ids)."""
-        return self.call.prompts
+        """Media the gateway started playing, in order (prompt ids, ``say:<text>``, ``tones``, media ids;
+        a message's signed Stream-URL as the message id)."""
+        return PlayedMessages().labels(self.call.prompts)
 
     def commands(self, application: str | None = None) -> list[dict]:
         """Commands sent to the gateway (queue elements expanded in list order), optionally of one kind."""
@@ -337,7 +339,8 @@ class ComposeEnv:
         from config_svc.app import build as build_config
         from voicemail_svc.app import build as build_voicemail
         settings = Settings(amqp_url=self.amqp_url, store_url="memory://", node="kzvoice@vmtest",
-                            http_host="127.0.0.1", spool_dir=str(self.tmp_path / "spool"))
+                            http_host="127.0.0.1", spool_dir=str(self.tmp_path / "spool"),
+                            upload_secret=MESSAGE_URL_SECRET)
         self.context = ServiceContext(settings, store=self.store)
         config = build_config(self.context)
         await config.start()

@@ -9,6 +9,7 @@ import pytest
 
 from gateway_sim import Script
 from services.store.layout import GREGORIAN_OFFSET
+from tests.support.message_media import PlayedMessages
 from tests.integration.voicemail.test_check_support import (ACCOUNT, BOX, USER, box_doc, message_doc, owner,  # noqa: F401
                                                              stage)
 
@@ -89,10 +90,8 @@ async def test_vm_108_invalid_key_replays_only_the_menu(stage):
 # -- VM-093 ... VM-111 (rest) ------------------------------------------------------------------------
 
 def message_plays(out, message_id: str | None = None) -> list[dict]:
-    """The ``play`` commands of message audio (``/<account>/<message id>``), optionally of one message."""
-    return [c for c in out.commands if c.get("Application-Name") == "play"
-            and str(c.get("Media-Name", "")).startswith(f"/{ACCOUNT}/")
-            and (message_id is None or c["Media-Name"].endswith(f"/{message_id}"))]
+    """The ``play`` commands of message audio (signed Stream-URLs), optionally of one message."""
+    return PlayedMessages().plays(out.commands, message_id)
 
 
 def heard_messages(out) -> list[str]:

@@ -12,7 +12,7 @@ on the real broker.
 ``Stage.check(script, ...)`` places one call, runs check on it (or, when
 ``data`` names another action, that action through ``app.Actions``),
 hangs up and returns ``Outcome`` (result, prompts heard, says, commands, MWI
-and notifications seen).  ``voicemail_new`` is answered ``completed``
+and notifications seen; a message's Stream-URL shows as the message id in the prompts).  ``voicemail_new`` is answered ``completed``
 (``Stage.notify_status``), as the spec's default notifier does.
 """
 
@@ -50,6 +50,7 @@ from voicemail_svc.storage.upload import UploadServer
 
 from tests.integration.voicemail.conftest import Bound, CommandLog, Router, make_bus
 from tests.support import voicemail_fixture
+from tests.support.message_media import MessageMedia
 from tests.support.voicemail_fixture import (ACCOUNT, BOX, BOX_7000, DB, DEVICE, REALM, USER,  # noqa: F401
                                              box_doc, message_doc)
 
@@ -178,13 +179,17 @@ class Stage:
         self.uploads = uploads = await UploadServer(
             signer=UrlSigner(), sinks={Purpose.UPLOAD_MESSAGE: spool.receive,
                                        Purpose.UPLOAD_MEDIA: recorded_media.receive}).start()
+        # messages play from signed URLs served here, as voicemail_svc serves them (media.md 6.5)
+        self.media = await MessageMedia(self.store).start()
         self.deps = Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=messages, mwi=mwi,
                          notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
-                         audio=audio, find_callflow=callflow_finder(self.store), check=run_check)
+                         audio=audio, message_audio=self.media.message_audio,
+                         find_callflow=callflow_finder(self.store), check=run_check)
         return self
 
     async def stop(self) -> None:
         await self.uploads.stop()
+        await self.media.stop()
         await self.taps.stop(1.0)
         await self.notify_replies.close()
         await self.config.close()
@@ -230,7 +235,7 @@ class Stage:
             call_result = await call.finished(timeout=15)
             await bound.stop()
         await asyncio.sleep(quiet)          # late MWI and notifications
-        return Outcome(result, list(call_result.prompts), call_result, list(self.mwi_seen),
+        return Outcome(result, self.media.labels(call_result.prompts), call_result, list(self.mwi_seen),
                        list(self.notes_seen), commands.sent)
 
 

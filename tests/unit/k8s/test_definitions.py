@@ -29,6 +29,7 @@ OWNERS = {
     "voicemail_svc": ("kzvoice-voicemail",),
     "config_svc": ("kzvoice-config",),
     "services/config/client.py": ("kzvoice-callflow", "kzvoice-voicemail"),   # the config client
+    "services/media/responder.py": ("kzvoice-voicemail",),                    # hosted by voicemail_svc
     "config_svc/commands.py": (OPERATOR,),                                    # kzvoice config …
 }
 

@@ -230,14 +230,29 @@ def test_voicemail_spool_survives_the_pod(name):
 
 
 @pytest.mark.parametrize("name", list(KUSTOMIZATIONS))
-def test_voicemail_upload_port_is_its_own(name):
-    # voicemail_svc's upload site binds KZ_PUBLIC_URL's port; it must not collide with KZ_HTTP_PORT
+def test_voicemail_media_port_is_its_own_and_reached_by_the_replicas_dns_name(name):
+    # voicemail_svc's upload listener (uploads and Stream-URLs, media.md 6.1) binds KZ_PUBLIC_URL's port;
+    # it must not collide with KZ_HTTP_PORT, and the gateway reaches it by the replica's own stable name
     objects = render(name)
-    container = workload(objects, "kzvoice-voicemail")["spec"]["template"]["spec"]["containers"][0]
+    voicemail = workload(objects, "kzvoice-voicemail")
+    container = voicemail["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports["media"] != ports["http"]
+    governing = voicemail["spec"]["serviceName"]
     public = container_env(container)["KZ_PUBLIC_URL"]
-    assert re.fullmatch(rf"http://\$\(POD_IP\):{ports['upload']}", public), public
-    assert ports["upload"] != ports["http"]
+    assert re.fullmatch(rf"http://\$\(POD_NAME\)\.{governing}\.\$\(POD_NAMESPACE\)\.svc\.cluster\.local:"
+                        rf"{ports['media']}", public), public
+    # the variables it names come from the pod and are defined before it (Kubernetes expands in order)
+    env = [e["name"] for e in container["env"]]
+    fields = {e["name"]: e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") for e in container["env"]}
+    assert (fields["POD_NAME"], fields["POD_NAMESPACE"]) == ("metadata.name", "metadata.namespace")
+    assert env.index("POD_NAME") < env.index("KZ_PUBLIC_URL") and env.index("POD_NAMESPACE") < env.index(
+        "KZ_PUBLIC_URL")
+    # the headless governing Service gives every replica that name, even while it is not ready (draining)
+    service = named(objects, "Service", governing)
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+    exposed = {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]}
+    assert exposed["media"] == (ports["media"], "media")
 
 
 # ---- security ------------------------------------------------------------------------------------
@@ -404,8 +419,8 @@ def test_network_policies_allow_what_each_component_uses(name):
     assert _egress_ports(objects, labels["kzvoice-operator"], rabbit) == {5672, 5671}
     assert _egress_ports(objects, labels["kzvoice-operator"], couch) == set()
     assert _ingress_ports(objects, couch, labels["kzvoice-operator"]) == set()
-    # only voicemail takes uploads from the media gateway (any namespace), on the upload port only
-    assert _ingress_ports(objects, labels["kzvoice-voicemail"], gateway, namespace_label="media") == {"upload"}
+    # only voicemail takes the media gateway's uploads and media fetches (any namespace), on the media port only
+    assert _ingress_ports(objects, labels["kzvoice-voicemail"], gateway, namespace_label="media") == {"media"}
     for service in ("kzvoice-callflow", "kzvoice-config"):
         assert _ingress_ports(objects, labels[service], gateway, namespace_label="media") == set()
     # services do not talk to each other except through the broker

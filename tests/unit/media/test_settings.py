@@ -1,4 +1,4 @@
-"""``KZ_MEDIA_RESPONDER`` and ``KZ_MEDIA_URL_TTL_S`` (media.md 6.1, 6.3)."""
+"""``KZ_MEDIA_RESPONDER``, ``KZ_MEDIA_URL_TTL_S`` and the ``KZ_PUBLIC_URL`` they need (media.md 6.1, 6.3)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,12 @@ def test_bad_media_settings_name_the_variable(env, fragment):
 
 def test_url_lifetime_is_read():
     assert Settings.from_env({"KZ_MEDIA_URL_TTL_S": "3600"}).media_url_ttl_s == 3600
+
+
+def test_an_https_public_url_is_refused_while_the_responder_answers():
+    with pytest.raises(SettingsError, match="KZ_PUBLIC_URL.*http://"):
+        Settings.from_env({"KZ_PUBLIC_URL": "https://vm.example.com:8090"})
+    # with another responder answering, the base only serves message URLs and uploads
+    off = Settings.from_env({"KZ_PUBLIC_URL": "https://vm.example.com:8090", "KZ_MEDIA_RESPONDER": "off"})
+    assert off.public_url == "https://vm.example.com:8090"
+    assert Settings.from_env({"KZ_PUBLIC_URL": "http://vm.example.com:8090"}).public_url == "http://vm.example.com:8090"

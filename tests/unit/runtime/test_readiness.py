@@ -87,7 +87,8 @@ EXPECTED_QUEUES = {
     "config": {"sysconf_listener"},
     "callflow": {"callflow_route_", "callflow-cache-", "callflow-destroy-", "config-client-", "config-events-"},
     "voicemail": {"voicemail-", "voicemail_events-", "voicemail_actions", "voicemail_notify-",
-                  "voicemail_mwi_queries", "config-client-", "config-events-"},
+                  "voicemail_mwi_queries", "config-client-", "config-events-",
+                  "media_requests", "media_events-"},          # the media responder it hosts
 }
 
 

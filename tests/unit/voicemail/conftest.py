@@ -6,7 +6,8 @@ box ``BOX`` (3456, PIN 1234, set up, owned by ``USER``), and
 
 * ``stage.config``: a ``StaticConfig`` (tests/support) with ``stage.system``;
 * ``stage.deps()``: the service's ``Deps`` on that store -- real boxes,
-  messages, spool (not started) and upload URLs; MWI and notifications
+  messages, spool (not started), upload URLs and message audio URLs
+  (``stage.media``: which message a URL plays); MWI and notifications
   recorded (``stage.mwi``, ``stage.notes``) instead of published; the callflow
   finder of app.py; a check hand-over that records the box it was given and
   runs the real check;
@@ -39,6 +40,7 @@ from voicemail_svc.storage.upload import PATHS, UploadServer
 
 from tests.support import voicemail_fixture
 from tests.support.fake_call import Caller, FakeCall
+from tests.support.message_media import MessageMedia
 from tests.support.static_config import StaticConfig
 from tests.support.voicemail_fixture import ACCOUNT, BOX, DEVICE, REALM, USER, CheckSpy, message_doc
 
@@ -97,6 +99,7 @@ class Stage:
         self.recorded_media = RecordedMedia(self.store, self.announced, self.audio)
         self.uploads = UploadServer(signer=UrlSigner("unit"), sinks={Purpose.UPLOAD_MESSAGE: self.spool.receive,
                                                                       Purpose.UPLOAD_MEDIA: self.recorded_media.receive})
+        self.media = MessageMedia(self.store)       # message audio by signed URL (not served here)
         self.uploaded: list[str] = []
         self.upload_bytes = b"ID3 audio"
 
@@ -140,7 +143,7 @@ class Stage:
         mailboxes = Mailboxes(self.store, self.config)
         return Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=self.messages,
                     mwi=self.mwi, notifier=self.notes, uploads=self.uploads, spool=self.spool,
-                    recorded_media=self.recorded_media, audio=self.audio,
+                    recorded_media=self.recorded_media, audio=self.audio, message_audio=self.media.message_audio,
                     find_callflow=callflow_finder(self.store), check=self.check, clock=layout.now_gregorian)
 
     def info(self, *, owner: bool = False, caller_id_number: str = "1001") -> CallInfo:

@@ -19,9 +19,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "notify": {"boxes", "storage"},
     "deps": {"boxes", "storage", "call_control"},
     "listener": {"call_control"},
+    "message_audio": set(),
     "compose": {"deps", "boxes", "storage", "notify", "call_control", "prompts"},
     "check": {"deps", "boxes", "storage", "notify", "call_control", "prompts"},
-    "app": {"deps", "boxes", "storage", "notify", "call_control", "prompts", "listener", "compose", "check"},
+    "app": {"deps", "boxes", "storage", "notify", "call_control", "prompts", "listener", "message_audio", "compose",
+            "check"},
     "__main__": set(),
 }
 
