@@ -31,6 +31,21 @@ class Metrics:
         self.config_propagation = Histogram("kzvoice_config_propagation_seconds",
                                             "Config change published to cache flushed", registry=r)
         self.broker_reconnects = Counter("kzvoice_broker_reconnects_total", "Broker reconnections", registry=r)
+        self.broker_node = Gauge("kzvoice_broker_node_info",
+                                 "The broker node each bus connection uses (host:port; 1 for the node in use)",
+                                 ["connection", "node"], registry=r)
+        self._broker_nodes: dict[str, str] = {}
+
+    def broker_connected(self, connection: str, node: str, *, reconnected: bool = False) -> None:
+        """A bus connection is up on ``node``: the info metric names it (and no longer the node
+        before); a reconnection is counted."""
+        before = self._broker_nodes.get(connection)
+        if before is not None and before != node:
+            self.broker_node.remove(connection, before)
+        self._broker_nodes[connection] = node
+        self.broker_node.labels(connection, node).set(1)
+        if reconnected:
+            self.broker_reconnects.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

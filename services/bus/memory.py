@@ -174,6 +174,7 @@ class MemoryTransport(Transport):
     """One connection to a ``MemoryBroker``."""
 
     def __init__(self, broker: MemoryBroker | None = None) -> None:
+        super().__init__()
         self.broker = broker or MemoryBroker()
         self._connected = False
         self._tags: dict[str, str] = {}   # consumer tag -> queue
@@ -181,6 +182,10 @@ class MemoryTransport(Transport):
     @property
     def url(self) -> str:
         return "memory://"
+
+    @property
+    def node(self) -> str:
+        return "memory" if self._connected else ""
 
     @property
     def is_connected(self) -> bool:

@@ -31,6 +31,11 @@ class BrokerAdmin:
     def list_exchanges(self, vhost: str) -> list[dict]:
         raise NotImplementedError
 
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        """Make the broker close the connections of ``vhost`` a client named ``connection_name``
+        (as a node going away would); returns how many there were."""
+        raise NotImplementedError
+
 
 class HttpAdmin(BrokerAdmin):
     kind = "the management API"
@@ -67,6 +72,13 @@ class HttpAdmin(BrokerAdmin):
     def list_queues(self, vhost: str) -> list[dict]:
         return self._call("GET", f"/api/queues/{urllib.parse.quote(vhost, safe='')}") or []
 
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        found = [c["name"] for c in self._call("GET", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections") or []
+                 if (c.get("client_properties") or {}).get("connection_name") == connection_name]
+        for name in found:
+            self._call("DELETE", f"/api/connections/{urllib.parse.quote(name, safe='')}")
+        return len(found)
+
 
 class CtlAdmin(BrokerAdmin):
     kind = "rabbitmqctl"
@@ -96,6 +108,14 @@ class CtlAdmin(BrokerAdmin):
         out = self._ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "arguments", "auto_delete",
                         "durable", "exclusive", "messages")
         return json.loads(out or "[]")
+
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        marker = '{"connection_name",' + json.dumps(connection_name) + "}"
+        found = [line.split("\t")[0] for line in self._ctl("list_connections", "pid", "vhost", "client_properties").splitlines()
+                 if line.split("\t")[1:2] == [vhost] and marker in line]
+        for pid in found:
+            self._ctl("close_connection", pid, "closed by a kzvoice test")
+        return len(found)
 
     def stop_app(self) -> None:
         self._ctl("stop_app")
