@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+REMOVAL_TIMEOUT_S = 10.0      # an unbind, cancel, delete or close the broker does not answer is given up
+
 # an error on a connection that is gone, or on a channel closed under us
 _LOST = (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError)
 
@@ -286,7 +288,7 @@ class AmqpTransport(Transport):
             if link.outbox is not None:
                 link.outbox.close()
             if link.alive:
-                await link.conn.close()
+                await self._quietly("closing the connection", link.conn.close())
         self._queues.clear()
         self._exchanges.clear()
         self._consumers.clear()
@@ -342,8 +344,39 @@ class AmqpTransport(Transport):
                         "again (reconnection %d)", where, len(self._exchanges), len(self._queues),
                         len(self._consumers), self.reconnects)
             self._tell_reconnected()
+            self._spawn(self._verify_queues(link), name=f"amqp-verify-{self._name}")
         else:
             log.info("connected to the broker at %s", where)
+
+    def _spawn(self, coro: Awaitable[None], *, name: str) -> None:
+        """Background work of this transport (queue repairs and checks), cancelled by ``close()``."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._repairs.add(task)
+        task.add_done_callback(self._repairs.discard)
+        task.add_done_callback(_log_failure)
+
+    async def _verify_queues(self, link: _Link) -> None:
+        """Check, a while after a reconnect, that every queue still exists.
+
+        When a node dies, every other node of the cluster deletes the non-durable queues that
+        lived on it, by name, and they do not all do it at once: a queue declared again under
+        the same name can be deleted by a node that cleans up late, silently (its consumer is
+        not cancelled).  A passive declaration of a missing queue closes its channel with
+        NOT_FOUND, and ``_on_channel_closed`` declares the queue again."""
+        for rounds in (1, 2, 4):
+            await asyncio.sleep(self._reconnect_interval * rounds)
+            for spec in list(self._queues.values()):
+                if link is not self._link or not link.alive:
+                    return
+                channel = link.channels.get(spec.name)
+                if channel is None or channel.is_closed:
+                    continue
+                try:
+                    await channel.queue_declare(spec.name, passive=True)
+                except aiormq.exceptions.ChannelNotFoundEntity:
+                    pass                    # its channel is closed: being declared again
+                except _LOST as exc:        # the connection went meanwhile: the next one restores all
+                    log.debug("checking queue %s: %s", spec.name, exc)
 
     def _on_closed(self, link: _Link, closing: asyncio.Future) -> None:
         reason = "closed"
@@ -365,6 +398,9 @@ class AmqpTransport(Transport):
         rounds = 0
         while not self._closing:
             rounds += 1
+            # a pause before every round, the first too: the cluster first cleans up after a lost
+            # node (see _verify_queues), and clients that lost the same node spread out
+            await asyncio.sleep(next(pauses))
             for index in order:
                 try:
                     link = await self._open(index)
@@ -380,9 +416,7 @@ class AmqpTransport(Transport):
                 self._reconnecting = None
                 self._install(link, reconnected=True)
                 return
-            pause = next(pauses)
-            log.warning("no broker of %d answered (round %d); next round in %.1f s", count, rounds, pause)
-            await asyncio.sleep(pause)
+            log.warning("no broker of %d answered (round %d); trying again", count, rounds)
 
     # -- running an operation on the live connection ------------------------------------------------
 
@@ -411,7 +445,11 @@ class AmqpTransport(Transport):
                 except Exception as exc:
                     if self._closing:
                         raise BusError(f"{what}: transport closed") from exc
-                    if link.alive and link is self._link and not isinstance(exc, _LOST):
+                    # a nack: the broker did not take the message (a queue it was routed to died with
+                    # its node): send it again, as for a publish lost with the connection
+                    retry = isinstance(exc, _LOST) or (isinstance(exc, aiormq.exceptions.DeliveryError)
+                                                      and not isinstance(exc, aiormq.exceptions.PublishError))
+                    if link.alive and link is self._link and not retry:
                         raise
                     error = exc
             loop = asyncio.get_running_loop()
@@ -424,6 +462,7 @@ class AmqpTransport(Transport):
                     log.warning("broker connection lost; holding %s for up to %.0f s", what, remaining)
                     await asyncio.wait_for(self._connected.wait(), remaining)
                 elif self._link is link and link.alive:
+                    await asyncio.sleep(0.05)
                     await self._open_channels(link)   # a channel closed by an earlier error: open it again
                 else:
                     await asyncio.sleep(0.05)         # the lost connection is not noticed yet
@@ -432,9 +471,12 @@ class AmqpTransport(Transport):
                                         f"({_reason(error)})") from None
 
     async def _quietly(self, what: str, removal: Awaitable[None]) -> None:
-        """A removal on the live connection; if the connection goes meanwhile, so did the thing."""
+        """A removal on the live connection; if the connection goes meanwhile, so did the thing.
+        Bounded in time: a broker that does not answer must not hold up a shutdown."""
         try:
-            await removal
+            await asyncio.wait_for(removal, REMOVAL_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("%s: no answer from the broker within %.0f s; going on", what, REMOVAL_TIMEOUT_S)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -681,15 +723,16 @@ class AmqpTransport(Transport):
             link.consuming.difference_update(spec.consumers)
             if old is not None and not old.is_closed:
                 await old.close()
+            # a queue process left without its record (see _verify_queues) deletes the record of
+            # its name when its consumer goes: let it go before declaring the queue again
+            await asyncio.sleep(0.2)
             try:
                 await self._queue_channel(link, spec)
             except Exception as exc:
                 if link is self._link and link.alive:
                     log.error("declaring queue %s again failed: %s", queue, _reason(exc))
 
-        task = asyncio.get_running_loop().create_task(repair(), name=f"amqp-repair-{queue}")
-        self._repairs.add(task)
-        task.add_done_callback(self._repairs.discard)
+        self._spawn(repair(), name=f"amqp-repair-{queue}")
 
     # -- publishing ---------------------------------------------------------------------------------------
 
@@ -749,4 +792,4 @@ def _reason(exc: BaseException) -> str:
 
 def _log_failure(task: asyncio.Task) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("the broker reconnect loop failed", exc_info=task.exception())
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

@@ -275,3 +275,26 @@ async def test_bus_consumers_stay_ready_across_a_reconnect(amqp_url, proxies):
         assert bus.ready
     finally:
         await bus.close()
+
+
+async def test_a_queue_that_vanishes_soon_after_a_reconnect_is_declared_again(amqp_url, proxies, transports):
+    """A node that cleans up late after a lost node can delete a queue we already declared again
+    under its name, without cancelling anything: a while after each reconnect the transport
+    checks its queues (passive declarations) and declares a missing one again, bindings included."""
+    proxy = await proxies()
+    transport = transports(proxy.url(amqp_url), reconnect_interval=0.2)
+    await transport.connect()
+    other = transports(amqp_url)
+    await other.connect()
+    queue = await transport.declare_queue(f"rc-late-{secrets.token_hex(4)}", exclusive=False, auto_delete=True)
+    await transport.bind(queue, x.CALLEVT, "call.*.late-cleanup")
+    await proxy.cut()
+    await proxy.restore()
+    await _reconnected(transport)
+    await other.declare_queue(queue, exclusive=False, auto_delete=True)
+    await other.delete_queue(queue)                   # gone under the transport, no consumer to cancel
+    await asyncio.sleep(2.0)                          # the checks run 0.2, 0.6 and 1.4 s after the reconnect
+    inbox = Inbox()
+    await transport.consume(queue, inbox)
+    await other.publish(x.CALLEVT, "call.L.late-cleanup", b"{}")
+    await inbox.wait_for("call.L.late-cleanup")

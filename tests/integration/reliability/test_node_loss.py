@@ -128,6 +128,9 @@ async def test_services_survive_the_loss_of_their_broker_node(rabbit_cluster, tm
         loop = CallLoop(gateway, site.endpoint()).start()
         await wait_until(lambda: any(r for _, r in loop.calls), timeout=10, what="a routed call before the kill")
 
+        reconnected: list[float] = []
+        for bus in runtime.context._buses:
+            bus.transport.on_reconnect(lambda: reconnected.append(time.monotonic()))
         victim = cluster.node_at(runtime.context._buses[0].transport.node)
         killed = time.monotonic()
         await asyncio.to_thread(cluster.kill, victim)
@@ -177,9 +180,11 @@ async def test_services_survive_the_loss_of_their_broker_node(rabbit_cluster, tm
             return all([await c.get("callflow", "nodeloss_probe", "before") == "after" for c in clients.values()])
 
         await wait_until(everywhere, timeout=10, what="the change in callflow's and voicemail's config clients")
-        print(f"node {victim.name} killed: first new call routed after {recovered:.2f} s, "
-              f"{failed} call(s) failed meanwhile, {len(loop.calls)} placed in all; "
-              f"message stored once ({doc['metadata']['length']} ms), voicemail_new once")
+        after = loop.failed_between(killed + recovered, time.monotonic())
+        print(f"node {victim.name} killed: services reconnected after {max(reconnected) - killed:.2f} s, "
+              f"first new call routed after {recovered:.2f} s, {failed} call(s) failed meanwhile and {after} "
+              f"after, {len(loop.calls)} placed in all; message stored once "
+              f"({doc['metadata']['length']} ms), voicemail_new once")
     finally:
         if loop is not None:
             await loop.stop()
