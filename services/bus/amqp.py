@@ -29,8 +29,8 @@ During an outage
     published while a queue was not yet declared again, are lost -- as in KAZOO.
 
 Channels: one with publisher confirms for plain publishes (written in batches while it
-is busy, ``_Outbox``), one for ``mandatory`` publishes (returns are reliable only with
-confirms), and one per queue so each consumer has its own prefetch.
+is busy, ``services.bus.outbox``), one for ``mandatory`` publishes (returns are reliable only
+with confirms), and one per queue so each consumer has its own prefetch.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import aiormq
 from aiormq.abc import DeliveredMessage
 
 from services.bus.exchanges import Exchange
+from services.bus.outbox import Outbox
 from services.bus.transport import (BrokerUnavailable, BusError, Delivery, DeliveryHandler, Transport,
                                     Unroutable)
 from services.settings import TLSFiles, parse_amqp_urls, redact_url
@@ -111,78 +112,6 @@ class _QueueSpec:
     consumers: dict[str, _ConsumerSpec] = field(default_factory=dict)         # tag -> consumer
 
 
-class _Outbox:
-    """Plain publishes of one channel, written one at a time while the channel is free and
-    in batches while it is busy.
-
-    aiormq holds a channel's lock until each publish is written to the socket, so under load
-    publishes queued behind one another a loop turn or two each.  A publish on a free channel
-    is written at once; every publish made while one is being written joins the next batch.
-    A batch's frames go out in the order they were published, and each publisher is answered
-    once the batch's last frame is written (and confirmed), or with the error that stopped it."""
-
-    def __init__(self, channel: aiormq.abc.AbstractChannel) -> None:
-        self.channel = channel
-        self._waiting: list[tuple[str, str, bytes, aiormq.spec.Basic.Properties, asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
-        self._busy = False          # a write is in progress or scheduled: later publishes wait their turn
-
-    def _open_channel(self) -> aiormq.abc.AbstractChannel:
-        if self.channel.is_closed:
-            raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
-        return self.channel
-
-    async def publish(self, exchange: str, routing_key: str, body: bytes,
-                      properties: aiormq.spec.Basic.Properties) -> None:
-        if self._busy:
-            written = asyncio.get_running_loop().create_future()
-            self._waiting.append((exchange, routing_key, body, properties, written))
-            await written
-            return
-        self._busy = True
-        try:
-            await self._open_channel().basic_publish(body, exchange=exchange, routing_key=routing_key,
-                                                     properties=properties)
-        finally:
-            if self._waiting:       # publishes that came meanwhile go out next, in one batch
-                self._writer = asyncio.get_running_loop().create_task(self._write(), name="amqp-outbox")
-            else:
-                self._busy = False
-
-    async def _write(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    channel = self._open_channel()
-                    last = len(batch) - 1
-                    for index, (exchange, routing_key, body, properties, _) in enumerate(batch):
-                        # only the last frame waits for the socket: the ones before it are written first
-                        await channel.basic_publish(body, exchange=exchange, routing_key=routing_key,
-                                                    properties=properties, wait=index == last)
-                except BaseException as exc:
-                    for *_, written in batch:
-                        if not written.done():
-                            written.set_exception(exc if isinstance(exc, Exception) else BusError("publish cancelled"))
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for *_, written in batch:
-                        if not written.done():
-                            written.set_result(None)
-        finally:
-            self._writer = None
-            self._busy = False
-
-    def close(self) -> None:
-        for *_, written in self._waiting:
-            if not written.done():
-                written.set_exception(BusError("transport closed"))
-        self._waiting.clear()
-        if self._writer is not None:
-            self._writer.cancel()
-
-
 class _Link:
     """One open connection to one node, and what has been declared on it so far."""
 
@@ -193,7 +122,7 @@ class _Link:
         self.node = node_of(url)
         self.main: aiormq.abc.AbstractChannel | None = None
         self.confirm: aiormq.abc.AbstractChannel | None = None
-        self.outbox: _Outbox | None = None
+        self.outbox: Outbox | None = None
         self.exchanges: set[Exchange] = set()
         self.channels: dict[str, aiormq.abc.AbstractChannel] = {}    # queue -> its channel, once declared
         self.opening: dict[str, asyncio.Future] = {}                 # queue -> its declaration in progress
@@ -321,7 +250,7 @@ class AmqpTransport(Transport):
             if link.outbox is not None:
                 link.outbox.close()
             link.main = await link.conn.channel(publisher_confirms=True)
-            link.outbox = _Outbox(link.main)
+            link.outbox = Outbox(link.main)
         if link.confirm is None or link.confirm.is_closed:
             link.confirm = await link.conn.channel(publisher_confirms=True, on_return_raises=False)
 
@@ -463,7 +392,10 @@ class AmqpTransport(Transport):
                     await asyncio.wait_for(self._connected.wait(), remaining)
                 elif self._link is link and link.alive:
                     await asyncio.sleep(0.05)
-                    await self._open_channels(link)   # a channel closed by an earlier error: open it again
+                    try:
+                        await self._open_channels(link)   # a channel closed by an earlier error: open it again
+                    except Exception as exc:              # the connection is going: noticed next turn
+                        log.debug("reopening channels: %s", exc)
                 else:
                     await asyncio.sleep(0.05)         # the lost connection is not noticed yet
             except asyncio.TimeoutError:
@@ -489,8 +421,7 @@ class AmqpTransport(Transport):
 
     async def _declare_exchange_on(self, link: _Link, exchange: Exchange) -> None:
         assert link.main is not None
-        await link.main.exchange_declare(exchange.name, exchange_type=exchange.type, durable=exchange.durable,
-                                         auto_delete=exchange.auto_delete, internal=exchange.internal)
+        await _exchange_declare(link.main, exchange)
         link.exchanges.add(exchange)
 
     async def _ensure_exchange(self, link: _Link, exchange: Exchange) -> None:
@@ -509,8 +440,7 @@ class AmqpTransport(Transport):
             # closes the channel it happens on, and the main one must survive.
             probe = await link.conn.channel(publisher_confirms=False)
             try:
-                await probe.exchange_declare(exchange.name, exchange_type=exchange.type, durable=exchange.durable,
-                                             auto_delete=exchange.auto_delete, internal=exchange.internal)
+                await _exchange_declare(probe, exchange)
             except aiormq.exceptions.ChannelPreconditionFailed as exc:
                 raise BusError(f"exchange {exchange.name!r} exists with other flags: {exc}") from exc
             finally:
@@ -765,6 +695,11 @@ class AmqpTransport(Transport):
                 raise Unroutable(exchange.name, routing_key)
 
         await self._on_link(f"publish to {exchange.name!r}", publish_on)
+
+
+async def _exchange_declare(channel: aiormq.abc.AbstractChannel, exchange: Exchange) -> None:
+    await channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=exchange.durable,
+                                   auto_delete=exchange.auto_delete, internal=exchange.internal)
 
 
 def _deliveries_to(handler: DeliveryHandler) -> Callable[[DeliveredMessage], Awaitable[None]]:

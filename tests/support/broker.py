@@ -73,7 +73,8 @@ class HttpAdmin(BrokerAdmin):
         return self._call("GET", f"/api/queues/{urllib.parse.quote(vhost, safe='')}") or []
 
     def close_connections(self, vhost: str, connection_name: str) -> int:
-        found = [c["name"] for c in self._call("GET", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections") or []
+        listed = self._call("GET", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections") or []
+        found = [c["name"] for c in listed
                  if (c.get("client_properties") or {}).get("connection_name") == connection_name]
         for name in found:
             self._call("DELETE", f"/api/connections/{urllib.parse.quote(name, safe='')}")
@@ -111,8 +112,8 @@ class CtlAdmin(BrokerAdmin):
 
     def close_connections(self, vhost: str, connection_name: str) -> int:
         marker = '{"connection_name",' + json.dumps(connection_name) + "}"
-        found = [line.split("\t")[0] for line in self._ctl("list_connections", "pid", "vhost", "client_properties").splitlines()
-                 if line.split("\t")[1:2] == [vhost] and marker in line]
+        listed = self._ctl("list_connections", "pid", "vhost", "client_properties").splitlines()
+        found = [line.split("\t")[0] for line in listed if line.split("\t")[1:2] == [vhost] and marker in line]
         for pid in found:
             self._ctl("close_connection", pid, "closed by a kzvoice test")
         return len(found)

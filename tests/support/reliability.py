@@ -190,6 +190,12 @@ async def box_messages(store, account_id: str, box_id: str) -> list[dict]:
     return found
 
 
+async def stored_messages(store, site: Site) -> list[dict]:
+    """The messages of the site's box, once every one of them has its audio (else none)."""
+    docs = await box_messages(store, site.account, site.box)
+    return docs if docs and all(d.get("_attachments") for d in docs) else []
+
+
 class Watcher:
     """Records MWI updates and voicemail notifications (with arrival times), and answers
     ``voicemail_new`` with ``notify_update`` ``completed`` as KAZOO's notification app does."""

@@ -49,6 +49,16 @@ class Inbox:
         await asyncio.wait_for(seen(), timeout)
 
 
+async def listening(transport: AmqpTransport, *keys: str) -> tuple[str, Inbox]:
+    """An exclusive queue of the transport's own, bound to ``callevt`` with ``keys``, consumed."""
+    inbox = Inbox()
+    queue = await transport.declare_queue(f"rc-{secrets.token_hex(4)}", exclusive=True)
+    for key in keys:
+        await transport.bind(queue, x.CALLEVT, key)
+    await transport.consume(queue, inbox)
+    return queue, inbox
+
+
 def _dead_url(amqp_url: str) -> str:
     """The broker URL with a port nobody listens on."""
     import socket
@@ -131,10 +141,7 @@ async def test_after_a_lost_connection_every_queue_binding_and_consumer_is_back_
     await transport.connect()
     sender = transports(amqp_url)
     await sender.connect()
-    inbox = Inbox()
-    queue = await transport.declare_queue(f"rc-{secrets.token_hex(4)}", exclusive=True)
-    await transport.bind(queue, x.CALLEVT, "call.*.before")
-    await transport.consume(queue, inbox)
+    queue, inbox = await listening(transport, "call.*.before")
     await transport.bind(queue, x.CALLEVT, "call.*.per-call")        # added at run time, like a call's events
     await transport.bind(queue, x.CALLEVT, "call.*.dropped")
 
@@ -160,13 +167,8 @@ async def test_a_publish_and_a_binding_made_during_the_outage_wait_for_the_conne
     await transport.connect()
     listener = transports(amqp_url)
     await listener.connect()
-    inbox = Inbox()
-    queue = await listener.declare_queue(f"rc-held-{secrets.token_hex(4)}", exclusive=True)
-    await listener.bind(queue, x.CALLEVT, "call.*.held")
-    await listener.consume(queue, inbox)
-    mine = Inbox()
-    own = await transport.declare_queue(f"rc-own-{secrets.token_hex(4)}", exclusive=True)
-    await transport.consume(own, mine)
+    _, inbox = await listening(listener, "call.*.held")
+    own, mine = await listening(transport)
 
     await proxy.cut()
     await asyncio.sleep(0.2)

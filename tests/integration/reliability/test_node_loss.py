@@ -28,7 +28,7 @@ from services.store import layout
 from services.store.memory import MemoryStore
 from tests.support.rabbit_cluster import ClusterError, RabbitCluster
 from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, Watcher, box_messages, make_bus,
-                                       seed_site, set_system_config, wait_until)
+                                       seed_site, set_system_config, stored_messages, wait_until)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -149,11 +149,7 @@ async def test_services_survive_the_loss_of_their_broker_node(rabbit_cluster, tm
         assert result.ok and len(result.uploads) == 1, result.summary()
         assert "vm-saved" in result.prompts, result.prompts
 
-        async def stored() -> list[dict]:
-            docs = await box_messages(store, site.account, site.box)
-            return docs if docs and all(d.get("_attachments") for d in docs) else []
-
-        docs = await wait_until(stored, timeout=30, what="the message stored")
+        docs = await wait_until(lambda: stored_messages(store, site), timeout=30, what="the message stored")
         await asyncio.sleep(1.0)                                        # a duplicate would show by now
         docs = await box_messages(store, site.account, site.box)
         assert len(docs) == 1, docs

@@ -25,7 +25,7 @@ from services.store import layout
 from services.store.couch import CouchStore
 from services.store.testing import PouchDBServer, PouchDBServerError
 from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, Watcher, box_messages, make_bus,
-                                       seed_site, set_system_config, wait_until)
+                                       seed_site, set_system_config, stored_messages, wait_until)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -133,11 +133,8 @@ async def test_message_saved_while_the_store_is_killed_is_stored_once_when_it_re
         await asyncio.to_thread(pouch.start)
         restarted = time.monotonic()
 
-        async def stored() -> list[dict]:
-            docs = await box_messages(store, site.account, site.box)
-            return docs if docs and all(d.get("_attachments") for d in docs) else []
-
-        await wait_until(stored, timeout=30, what="the message stored after the store returned")
+        await wait_until(lambda: stored_messages(store, site), timeout=30,
+                         what="the message stored after the store returned")
         recovered = time.monotonic() - restarted
         new = lambda name: [msg for _, msg in watcher.seen[seen:] if msg.spec.name == name]  # noqa: E731
         await wait_until(lambda: new("mwi_update"), timeout=15, what="MWI after the message was stored")
