@@ -29,14 +29,6 @@ def redact_url(url: str) -> str:
     return f"{scheme}{sep}{host}" if at else url
 
 
-def redact_urls(urls: str) -> str:
-    """``redact_url`` of each broker of a ``KZ_AMQP_URL`` list, comma-separated."""
-    try:
-        return ", ".join(redact_url(url) for url in parse_amqp_urls(urls))
-    except SettingsError:
-        return "(KZ_AMQP_URL not understood)"
-
-
 class SettingsError(ValueError):
     """An environment variable holds a value kzvoice cannot use."""
 
@@ -77,6 +69,14 @@ def parse_amqp_urls(raw: str) -> tuple[str, ...]:
     if len(set(entries)) != len(entries):
         raise SettingsError("KZ_AMQP_URL names the same broker twice")
     return tuple(entries)
+
+
+def redact_urls(urls: str) -> str:
+    """``redact_url`` of each broker of a ``KZ_AMQP_URL`` list, comma-separated."""
+    try:
+        return ", ".join(redact_url(url) for url in parse_amqp_urls(urls))
+    except SettingsError:
+        return "(KZ_AMQP_URL not understood)"
 
 
 @dataclass(frozen=True)
