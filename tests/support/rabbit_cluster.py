@@ -68,7 +68,8 @@ def _free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie (dead, not yet reaped by its parent) counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -117,6 +118,7 @@ class RabbitCluster:
         self.root: Path | None = None
         self.nodes: list[RabbitNode] = []
         self.started_in: float | None = None
+        self._seen: set[int] = set()          # every process of our nodes seen so far (helpers included)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -172,7 +174,27 @@ class RabbitCluster:
         if sorted(running) != sorted(n.name for n in self.nodes):
             raise ClusterError(f"cluster formed with {running}, expected every node of {[n.name for n in self.nodes]}")
         self.started_in = time.monotonic() - began
+        self.processes()
         return self
+
+    def processes(self) -> list[int]:
+        """Our nodes' processes and their helpers (erl_child_setup, inet_gethost), noted now and
+        before: the helpers' command lines do not name the node, so once it is killed nothing
+        else finds them."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                children.setdefault(ppid, []).append(int(entry.name))
+        todo = [node.process.pid for node in self.nodes if node.process is not None and node.running]
+        while todo:
+            pid = todo.pop()
+            self._seen.add(pid)
+            todo.extend(children.get(pid, []))
+        return sorted(self._seen)
 
     def _env(self, node: RabbitNode | None) -> dict[str, str]:
         assert self.root is not None
@@ -261,6 +283,7 @@ class RabbitCluster:
     def kill(self, node: RabbitNode) -> None:
         """``kill -9`` of the node's Erlang VM, and wait until it is gone."""
         assert node.process is not None
+        self.processes()
         node.process.send_signal(signal.SIGKILL)
         node.process.wait(timeout=30)
         node.killed = True
@@ -274,6 +297,7 @@ class RabbitCluster:
 
     def stop(self, *, check: bool = True) -> None:
         """Kill every node that is left, remove the directory; raise if anything is left behind."""
+        self.processes()
         for node in self.nodes:
             if node.process is None:
                 continue
@@ -285,6 +309,12 @@ class RabbitCluster:
                 node.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
+        for pid in self._seen:                  # helpers end with their VM; any that did not, now
+            if process_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
         deadline = time.monotonic() + 15
         while self._registered() and time.monotonic() < deadline:
             time.sleep(0.2)          # epmd forgets a node once its VM's socket is closed
@@ -295,9 +325,8 @@ class RabbitCluster:
             raise ClusterError("left behind: " + "; ".join(left))
 
     def _pids(self) -> list[int]:
-        pids = [node.process.pid for node in self.nodes if node.process is not None]
-        # erl_child_setup and epmd-less helpers the VMs started: every process whose command
-        # line names one of our nodes or our directory
+        pids = [node.process.pid for node in self.nodes if node.process is not None] + sorted(self._seen)
+        # and every process whose command line names one of our nodes or our directory
         marker = f"kzt{self.tag}n"
         root = str(self.root) if self.root is not None else None
         for entry in Path("/proc").iterdir():
@@ -322,7 +351,7 @@ class RabbitCluster:
 
     def leftovers(self) -> list[str]:
         """What of this cluster still exists: processes, epmd registrations, the directory."""
-        left = [f"process {pid}" for pid in self._pids() if _alive(pid)]
+        left = [f"process {pid}" for pid in self._pids() if process_alive(pid)]
         left += [f"epmd registration of {name}" for name in self._registered()]
         if self.root is not None and self.root.exists():
             left.append(f"directory {self.root}")
