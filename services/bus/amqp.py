@@ -349,9 +349,13 @@ class AmqpTransport(Transport):
 
     # -- running an operation on the live connection ------------------------------------------------
 
-    async def _on_link(self, what: str, operation: Callable[[_Link], Awaitable[T]]) -> T:
+    async def _on_link(self, what: str, operation: Callable[[_Link], Awaitable[T]], *,
+                       bounded: bool = False) -> T:
         """Run ``operation`` on the live connection; while there is none (or it is lost under the
-        operation), wait for the reconnect, up to ``hold_s``, and run it again there."""
+        operation), wait for the reconnect, up to ``hold_s``, and run it again there.  A ``bounded``
+        operation (a declaration) that the broker does not answer within ``hold_s`` fails with
+        ``BrokerUnavailable``; a publish is not bounded: a broker that blocks publishers (a memory
+        alarm) holds them until it takes them."""
         deadline: float | None = None
         while True:
             if self._closing:
@@ -361,7 +365,12 @@ class AmqpTransport(Transport):
                 error: BaseException = BusError("not connected")
             else:
                 try:
+                    if bounded:
+                        return await asyncio.wait_for(operation(link), self._hold_s)
                     return await operation(link)
+                except asyncio.TimeoutError:
+                    raise BrokerUnavailable(f"{what}: no answer from the broker at {redact_url(link.url)} "
+                                            f"within {self._hold_s:.0f} s") from None
                 except asyncio.CancelledError as exc:
                     # a lost or closed connection cancels aiormq's own futures: unless this task itself
                     # is being cancelled, that is the connection going away
@@ -449,7 +458,7 @@ class AmqpTransport(Transport):
             self._exchanges.setdefault(exchange, None)
             link.exchanges.add(exchange)
 
-        await self._on_link(f"declaring exchange {exchange.name!r}", declare)
+        await self._on_link(f"declaring exchange {exchange.name!r}", declare, bounded=True)
 
     # -- queues -----------------------------------------------------------------------------------------
 
@@ -463,7 +472,8 @@ class AmqpTransport(Transport):
                           arguments=dict(arguments or {}))
         self._queues[name] = spec
         try:
-            await self._on_link(f"declaring queue {name!r}", lambda link: self._queue_channel(link, spec))
+            await self._on_link(f"declaring queue {name!r}", lambda link: self._queue_channel(link, spec),
+                                bounded=True)
         except BaseException:
             if self._queues.get(name) is spec:
                 del self._queues[name]
@@ -483,6 +493,9 @@ class AmqpTransport(Transport):
         link.opening[spec.name] = pending
         try:
             channel = await self._declare_queue_on(link, spec)
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
         except BaseException as exc:
             pending.set_exception(exc)
             pending.exception()             # retrieved: waiters get it, nobody else should see a warning
@@ -553,7 +566,7 @@ class AmqpTransport(Transport):
             await channel.queue_bind(queue, exchange.name, routing_key=routing_key)
 
         try:
-            await self._on_link(f"binding {queue!r} to {exchange.name!r}", bind_on)
+            await self._on_link(f"binding {queue!r} to {exchange.name!r}", bind_on, bounded=True)
         except BaseException:
             if not known:
                 spec.bindings.pop(key, None)
@@ -585,7 +598,7 @@ class AmqpTransport(Transport):
             await self._start_consumer(link, channel, consumer)
 
         try:
-            await self._on_link(f"consuming {queue!r}", consume_on)
+            await self._on_link(f"consuming {queue!r}", consume_on, bounded=True)
         except BaseException:
             spec.consumers.pop(consumer.tag, None)
             self._consumers.pop(consumer.tag, None)
