@@ -5,7 +5,7 @@ RabbitMQ.  It routes for real -- direct exchanges by exact key, topic exchanges
 with ``*`` and ``#``, fanout to all -- honours mandatory returns, exclusive and
 auto-delete queues, ``x-max-length`` (drop-head) and ``x-message-ttl``,
 per-consumer prefetch, ack and reject.  Deliveries to one queue start in
-publish order, each as its own task, as aio-pika does.
+publish order, each as its own task, as aiormq does.
 
 Several ``MemoryTransport`` connections share one ``MemoryBroker``; transports
 opened from the same ``memory://NAME`` URL share the broker of that name.

@@ -1,6 +1,6 @@
 """The transport interface: what kzvoice needs from a message broker.
 
-Two implementations: ``AmqpTransport`` (RabbitMQ through aio-pika) and
+Two implementations: ``AmqpTransport`` (RabbitMQ through aiormq) and
 ``MemoryTransport`` (in-process, same routing semantics).  Everything above
 this layer -- publisher, consumers, request/response -- is written against this
 interface only, so it runs unchanged on both.
