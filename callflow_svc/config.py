@@ -8,9 +8,8 @@ object with the same getters.
 The routing path reads some settings on every route_req.  A value the client
 served from its cache is kept here too, for at most ``MEMO_SECONDS``, and only
 while the client has dropped nothing since (its ``stats.evictions``): a change
-event or a flush is seen by the very next read, as with the client alone.  A
-broker reconnect is noticed by the client at its next lookup, so here at most
-``MEMO_SECONDS`` later.
+event, a flush or a broker reconnect (the client flushes everything) is seen by
+the very next read, as with the client alone.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class CallflowListener:
         self._cache = cache
         self._cache_queue = None
         self._destroy_queue = None
-        self._reconnects = self._reconnect_count()
+        self._stop_listening = None
         self.handlers: dict[tuple[str, str], Handler] = {
             (catalogue.ROUTE_REQ.category, catalogue.ROUTE_REQ.name): route_req,
             (catalogue.ROUTE_WIN.category, catalogue.ROUTE_WIN.name): route_win,
@@ -52,6 +52,7 @@ class CallflowListener:
         self._specs = {(s.category, s.name): s for s in (catalogue.ROUTE_REQ, catalogue.ROUTE_WIN) + CALL_MESSAGES}
 
     async def start(self) -> None:
+        self._stop_listening = self._bus.transport.on_reconnect(self._reconnected)
         self._cache_queue = await self._bus.consumer(unique_queue_name("callflow-cache"), exclusive=True,
                                                      auto_delete=True)
         for doc_type in CACHE_DOC_TYPES:
@@ -67,7 +68,7 @@ class CallflowListener:
         await self._destroy_queue.start(exclusive=True)
 
         for key, handler in self.handlers.items():
-            self.queue.on(self._specs[key], self._guard(handler))
+            self.queue.on(self._specs[key], handler)
         await self.queue.start()
         for binding in ROUTE_BINDINGS:
             await self.queue.consumer.bind(CALLMGR, binding)
@@ -86,22 +87,17 @@ class CallflowListener:
         return drained
 
     async def close(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         await self.queue.close()
 
     # -- dispatch -------------------------------------------------------------------------------
 
-    def _reconnect_count(self) -> int:
-        return getattr(self._bus.transport, "reconnects", 0)
-
-    def _guard(self, handler: Handler) -> Handler:
-        async def handle(message: Message) -> None:
-            count = self._reconnect_count()
-            if count != self._reconnects:
-                self._reconnects = count
-                log.warning("broker connection re-established; dropping the routing cache")
-                self._cache.flush_all()
-            await handler(message)
-        return handle
+    def _reconnected(self) -> None:
+        """Document change events may have been missed while the connection was down."""
+        log.warning("broker connection re-established; dropping the routing cache")
+        self._cache.flush_all()
 
     async def _destroyed(self, message: Message) -> None:
         self._calls.deliver_destroy(message)

@@ -19,6 +19,7 @@ from services.messages.spec import Message
 from services.routing.lookup import Found
 from services.routing.numbers import is_reconcilable, normalize
 from services.store import layout
+from services.store.interface import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,11 @@ class RouteReq:
             call, found, account_doc = await self.route(message)
         except Ignored as why:
             log.info("route_req ignored: %s", why)
+            return
+        except StoreError as exc:
+            # as KAZOO when its database cannot be read: no answer, the gateway tries the next router or
+            # gives up; what was cached (callflows, devices, accounts) routes on without the store
+            log.warning("route_req not answered: the document store failed (%s)", exc)
             return
         if message.server_id is None:
             log.info("route_req without Server-ID: routed, but there is nobody to answer")

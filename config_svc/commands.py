@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.logging import quiet_for_cli
-from services.settings import redact_url
+from services.settings import redact_urls
 
 import argparse
 import asyncio
@@ -198,7 +198,7 @@ async def _exchange(spec_key: str, fields: dict[str, Any], *, timeout: float) ->
         except (BusError, OSError, asyncio.TimeoutError) as exc:
             cause = exc.__cause__ or exc
             reason = str(cause) or type(cause).__name__
-            raise CommandError(f"broker unreachable at {redact_url(settings.amqp_url)} ({reason})",
+            raise CommandError(f"broker unreachable at {redact_urls(settings.amqp_url)} ({reason})",
                                EXIT_BROKER) from None
         if spec_key == "sysconf.flush_req":
             await bus.publish(spec, fields, headers=announced_now())

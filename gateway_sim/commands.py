@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.logging import quiet_for_cli
-from services.settings import redact_url
+from services.settings import redact_url, redact_urls
 
 import argparse
 import asyncio
@@ -129,7 +129,7 @@ async def _call(args: argparse.Namespace) -> int:
             bus = await asyncio.wait_for(context.bus("freeswitch"), 10)
         except (BusError, OSError, asyncio.TimeoutError) as exc:
             cause = exc.__cause__ or exc
-            raise CommandError(f"broker unreachable at {redact_url(settings.amqp_url)} "
+            raise CommandError(f"broker unreachable at {redact_urls(settings.amqp_url)} "
                                f"({str(cause) or type(cause).__name__})", EXIT_BROKER) from None
         try:
             store = await context.store()

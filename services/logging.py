@@ -98,9 +98,10 @@ def configure(level: str = "info", fmt: str = "text", stream=None) -> None:
     handler._kzvoice = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    # aio-pika and aiormq are chatty at INFO about reconnect internals
+    # aio-pika and aiormq are chatty about connection internals (a lost connection is a warning
+    # with a traceback there); services.bus.amqp logs each loss and reconnect once, plainly
     for noisy in ("aiormq", "aio_pika"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(noisy).setLevel(max(logging.ERROR, root.level))
 
 
 def quiet_for_cli(level: str) -> None:

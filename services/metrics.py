@@ -35,6 +35,21 @@ class Metrics:
                                             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                                                      5, 10))
         self.broker_reconnects = Counter("kzvoice_broker_reconnects_total", "Broker reconnections", registry=r)
+        self.broker_node = Gauge("kzvoice_broker_node_info",
+                                 "The broker node each bus connection uses (host:port; 1 for the node in use)",
+                                 ["connection", "node"], registry=r)
+        self._broker_nodes: dict[str, str] = {}
+
+    def broker_connected(self, connection: str, node: str, *, reconnected: bool = False) -> None:
+        """A bus connection is up on ``node``: the info metric names it (and no longer the node
+        before); a reconnection is counted."""
+        before = self._broker_nodes.get(connection)
+        if before is not None and before != node:
+            self.broker_node.remove(connection, before)
+        self._broker_nodes[connection] = node
+        self.broker_node.labels(connection, node).set(1)
+        if reconnected:
+            self.broker_reconnects.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

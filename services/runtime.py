@@ -150,11 +150,12 @@ class ServiceContext:
 
     async def bus(self, app_name: str) -> Bus:
         """A started bus connection of its own for one service."""
-        transport = open_transport(self.settings.amqp_url, tls=self.settings.tls,
-                                   connection_name=f"{app_name}@{self.settings.node}",
-                                   on_reconnect=self.metrics.broker_reconnects.inc)
+        connection = f"{app_name}@{self.settings.node}"
+        transport = open_transport(self.settings.amqp_url, tls=self.settings.tls, connection_name=connection)
         bus = Bus(transport, self.validator, app_name=app_name, node=self.settings.node, metrics=self.metrics)
         await bus.start()
+        self.metrics.broker_connected(connection, transport.node)
+        transport.on_reconnect(lambda: self.metrics.broker_connected(connection, transport.node, reconnected=True))
         self._buses.append(bus)
         return bus
 

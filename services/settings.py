@@ -8,7 +8,9 @@ can build one without touching the real environment.
 from __future__ import annotations
 
 import os
+import re
 import socket
+import urllib.parse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
@@ -29,6 +31,52 @@ def redact_url(url: str) -> str:
 
 class SettingsError(ValueError):
     """An environment variable holds a value kzvoice cannot use."""
+
+
+AMQP_SCHEMES = ("amqp", "amqps")
+_URL_SEPARATORS = re.compile(r"[,\s]+")
+
+
+def parse_amqp_urls(raw: str) -> tuple[str, ...]:
+    """The brokers of ``KZ_AMQP_URL``: one URL, or several separated by commas and/or
+    whitespace (the nodes of one cluster, as KAZOO lists several ``amqp_uri`` per zone).
+
+    A comma or space is never part of a URL here: one in a password must be written
+    ``%2C`` / ``%20`` (percent-encoding is kept as it is).  ``memory://`` stands alone.
+    Errors name the entry by position and never echo it, as it may hold a password."""
+    entries = [entry for entry in _URL_SEPARATORS.split(raw.strip()) if entry]
+    if not entries:
+        raise SettingsError("KZ_AMQP_URL is empty: expected amqp://, amqps:// or memory://")
+    if len(entries) == 1 and entries[0].startswith("memory://"):
+        return (entries[0],)
+    hint = ("separate brokers with commas or spaces; a comma or space inside a URL "
+            "(e.g. in a password) must be written %2C or %20")
+    for position, entry in enumerate(entries, 1):
+        where = f"KZ_AMQP_URL entry {position} of {len(entries)}"
+        scheme, sep, _rest = entry.partition("://")
+        if scheme == "memory" and sep:
+            raise SettingsError(f"{where}: memory:// cannot be combined with other brokers")
+        if not sep or scheme not in AMQP_SCHEMES:
+            raise SettingsError(f"{where} does not start with amqp:// or amqps:// ({hint})")
+        parts = urllib.parse.urlsplit(entry)
+        try:
+            parts.port
+        except ValueError:
+            raise SettingsError(f"{where} ({scheme}://…@{parts.hostname or '?'}) has an invalid port "
+                                f"({hint})") from None
+        if not parts.hostname:
+            raise SettingsError(f"{where} names no host ({hint})")
+    if len(set(entries)) != len(entries):
+        raise SettingsError("KZ_AMQP_URL names the same broker twice")
+    return tuple(entries)
+
+
+def redact_urls(urls: str) -> str:
+    """``redact_url`` of each broker of a ``KZ_AMQP_URL`` list, comma-separated."""
+    try:
+        return ", ".join(redact_url(url) for url in parse_amqp_urls(urls))
+    except SettingsError:
+        return "(KZ_AMQP_URL not understood)"
 
 
 @dataclass(frozen=True)
@@ -97,8 +145,7 @@ class Settings:
             raise SettingsError(f"KZ_LOG_FORMAT={fmt!r}: expected text or json")
 
         amqp_url = text("KZ_AMQP_URL", DEFAULT_AMQP_URL)
-        if not amqp_url.startswith(("amqp://", "amqps://", "memory://")):
-            raise SettingsError(f"KZ_AMQP_URL={amqp_url!r}: expected amqp://, amqps:// or memory://")
+        parse_amqp_urls(amqp_url)
         store_url = text("KZ_STORE_URL", DEFAULT_STORE_URL)
         if not store_url.startswith(("sqlite://", "memory://", "http://", "https://")):
             raise SettingsError(f"KZ_STORE_URL={store_url!r}: expected sqlite:///PATH, memory:// or a CouchDB http(s) URL")
@@ -155,6 +202,11 @@ class Settings:
             media_url_ttl_s=media_url_ttl_s,
         )
 
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """``KZ_AMQP_URL`` as a list of brokers (see ``parse_amqp_urls``)."""
+        return parse_amqp_urls(self.amqp_url)
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
 
@@ -171,7 +223,7 @@ def _switch(value: str, name: str) -> bool:
 # One row per variable: (name, default, meaning).  The README's table is
 # generated from this list so the two cannot drift apart.
 ENVIRONMENT = (
-    ("KZ_AMQP_URL", DEFAULT_AMQP_URL, "broker; `memory://` selects the in-process bus"),
+    ("KZ_AMQP_URL", DEFAULT_AMQP_URL, "broker, or the nodes of a cluster separated by commas or spaces (a comma or space inside a URL is written `%2C` / `%20`); `memory://` selects the in-process bus"),
     ("KZ_AMQP_CA_FILE", "", "CA bundle for `amqps://` brokers"),
     ("KZ_AMQP_CERT_FILE", "", "client certificate (PEM) for `amqps://`"),
     ("KZ_AMQP_KEY_FILE", "", "client key (PEM) for `amqps://`"),

@@ -48,6 +48,11 @@ class BrokerAdmin:
         """How many consumers each queue of the vhost has (queues without any left out)."""
         raise NotImplementedError
 
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        """Make the broker close the connections of ``vhost`` a client named ``connection_name``
+        (as a node going away would); returns how many there were."""
+        raise NotImplementedError
+
 
 class HttpAdmin(BrokerAdmin):
     kind = "the management API"
@@ -93,6 +98,14 @@ class HttpAdmin(BrokerAdmin):
         rows = self._call("GET", f"/api/consumers/{urllib.parse.quote(vhost, safe='')}") or []
         return Counter(r["queue"]["name"] for r in rows)
 
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        listed = self._call("GET", f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections") or []
+        found = [c["name"] for c in listed
+                 if (c.get("client_properties") or {}).get("connection_name") == connection_name]
+        for name in found:
+            self._call("DELETE", f"/api/connections/{urllib.parse.quote(name, safe='')}")
+        return len(found)
+
 
 class CtlAdmin(BrokerAdmin):
     kind = "rabbitmqctl"
@@ -132,6 +145,14 @@ class CtlAdmin(BrokerAdmin):
     def count_consumers(self, vhost: str) -> Counter[str]:
         out = self._ctl("list_consumers", "-p", vhost, "--formatter", "json", "queue_name")
         return Counter(r["queue_name"] for r in json.loads(out or "[]"))
+
+    def close_connections(self, vhost: str, connection_name: str) -> int:
+        marker = '{"connection_name",' + json.dumps(connection_name) + "}"
+        listed = self._ctl("list_connections", "pid", "vhost", "client_properties").splitlines()
+        found = [line.split("\t")[0] for line in listed if line.split("\t")[1:2] == [vhost] and marker in line]
+        for pid in found:
+            self._ctl("close_connection", pid, "closed by a kzvoice test")
+        return len(found)
 
     def stop_app(self) -> None:
         self._ctl("stop_app")

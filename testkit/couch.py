@@ -1,4 +1,4 @@
-"""A throwaway CouchDB-API server for tests and benchmarks: pouchdb-server in memory.
+"""A throwaway CouchDB-API server for tests and benchmarks: pouchdb-server, in memory or on disk.
 
 pouchdb-server comes from npm, installed into the repository's ``node_modules`` by
 ``npm install`` (``package.json`` at the repository root).  :class:`PouchDBServer`
@@ -8,6 +8,10 @@ it afterwards.  The admin matters: couchdb3 authenticates with a session cookie,
 which a server without admins refuses, and pouchdb-server crashes on an
 unauthenticated ``PUT /db`` once an admin exists, so every request must carry the
 credentials.
+
+With ``data_dir`` the databases (LevelDB files) and the server's ``config.json`` live in
+that folder instead of memory, so a server killed with ``kill()`` (``SIGKILL``, as a crash)
+can be started again with ``start()`` on the same data and the same port.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -54,13 +59,18 @@ class PouchDBServer:
     """``with PouchDBServer() as url:`` gives ``http://admin:pass@127.0.0.1:PORT``."""
 
     def __init__(self, *, admin: str = "kzvoice", password: str = "kzvoice-test",
-                 start_timeout: float = 20.0) -> None:
+                 start_timeout: float = 20.0, data_dir: str | os.PathLike | None = None) -> None:
         self.admin = admin
         self.password = password
         self.start_timeout = start_timeout
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.port: int | None = None
         self._process: subprocess.Popen | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
 
     @property
     def url(self) -> str:
@@ -74,28 +84,51 @@ class PouchDBServer:
         self.stop()
 
     def start(self) -> str:
+        """Start the server; on disk, a second start (after ``kill``) reuses the data and the port."""
         command = pouchdb_server_command()
-        self._workdir = tempfile.TemporaryDirectory(prefix="kzvoice-pouchdb-")
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            workdir, storage = str(self.data_dir), ["--dir", str(self.data_dir)]
+        else:
+            self._workdir = tempfile.TemporaryDirectory(prefix="kzvoice-pouchdb-")
+            workdir, storage = self._workdir.name, ["--in-memory"]
+        restarting = self.data_dir is not None and self.port is not None
         last_error = ""
-        for _ in range(3):  # the free port may be taken between probing and binding
-            self.port = _free_port()
+        for _ in range(1 if restarting else 3):  # a free port may be taken between probing and binding
+            if not restarting:
+                self.port = _free_port()
             self._process = subprocess.Popen(
-                [*command, "--in-memory", "--host", "127.0.0.1", "--port", str(self.port),
+                [*command, *storage, "--host", "127.0.0.1", "--port", str(self.port),
                  "--no-stdout-logs", "--no-color"],
-                cwd=self._workdir.name,
+                cwd=workdir,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 env={**os.environ, "NODE_NO_WARNINGS": "1"},
+                start_new_session=True,
             )
             try:
                 self._wait_until_up()
-                self._create_admin()
+                if not restarting:
+                    self._create_admin()
                 return self.url
             except PouchDBServerError as exc:
                 last_error = str(exc)
                 self._terminate()
         self.stop()
         raise PouchDBServerError(f"pouchdb-server did not start: {last_error}")
+
+    def kill(self) -> None:
+        """``kill -9`` of the server (its whole process group), as a crash; ``start()`` brings it back."""
+        if self._process is None:
+            return
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self._process.wait(timeout=10)
+        if self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
 
     def _wait_until_up(self) -> None:
         deadline = time.monotonic() + self.start_timeout

@@ -23,13 +23,14 @@ __all__ = ["Bus", "BusError", "BrokerUnavailable", "Unroutable", "RequestTimeout
 APP_VERSION = "4.0.0"
 
 
-def open_transport(url: str, *, tls=None, connection_name: str = "kzvoice", on_reconnect=None) -> Transport:
-    """The transport for ``KZ_AMQP_URL``: RabbitMQ for amqp(s)://, the in-process broker for memory://."""
+def open_transport(url: str, *, tls=None, connection_name: str = "kzvoice") -> Transport:
+    """The transport for ``KZ_AMQP_URL``: RabbitMQ for amqp(s):// (one broker or a list of the
+    nodes of a cluster), the in-process broker for memory://."""
     if url.startswith("memory://"):
         from services.bus.memory import MemoryTransport, broker_for
         return MemoryTransport(broker_for(url))
     from services.bus.amqp import AmqpTransport
-    return AmqpTransport(url, tls=tls, connection_name=connection_name, on_reconnect=on_reconnect)
+    return AmqpTransport(url, tls=tls, connection_name=connection_name)
 
 
 class Bus:

@@ -1,23 +1,36 @@
-"""RabbitMQ transport on aio-pika robust connections.
+"""RabbitMQ transport on aiormq: the broker list, the reconnect loop and the topology.
 
-Reconnection lives here and only here: aio-pika's robust connection re-opens
-channels and re-declares the exchanges, queues, bindings and consumers made
-through it, so queue names must be our own (never broker-generated) to survive
-a reconnect -- see ``unique_queue_name``.
+Brokers
+    ``KZ_AMQP_URL`` may name several nodes of one cluster (``services.settings.parse_amqp_urls``).
+    ``connect()`` takes the first that answers.  When the connection is lost the
+    transport tries the other nodes first and the lost one last, round after round,
+    with exponential backoff and jitter between rounds (``backoff_delays``); each
+    connect logs the node and the number of the reconnection.
 
-Channels: one for declarations and plain publishes, one with publisher
-confirms for ``mandatory`` publishes (returns are only reliable with confirms),
-and one per consumed queue so each has its own prefetch.
+Topology
+    Every exchange, queue, binding and consumer made through the transport is kept in
+    ``_exchanges`` and ``_queues`` -- per-call bindings and queues too, until they are
+    removed.  KAZOO's queues are non-durable: on a node that died they are gone with
+    their bindings and messages.  So after a reconnect the transport declares all of
+    them again on the new connection, starts the consumers again under the same
+    consumer tags, and only then tells the ``on_reconnect`` listeners.  Queue names are
+    ours (``unique_queue_name``), never the broker's, so they are the same afterwards.
+    A queue whose channel closes or whose consumer the broker cancels while the
+    connection lives on (a shared queue whose home node died under a connection to
+    another node) is declared again the same way.
 
-Plain publishes are written in batches while the channel is busy (``_Outbox``):
-aiormq holds a channel's lock until each publish is written to the socket, so
-under load publishes queued behind one another a loop turn or two each.  A
-publish on a free channel is written at once; every publish made while one is
-being written joins the next batch.  A batch's frames go out in the order they
-were published, and each publisher is answered once the batch's last frame is
-written, or with the error that stopped it.  After a failed batch every one
-of its publishers holds and retries, so during a broker failure a message may
-go out twice rather than be lost.
+During an outage
+    Publishes and additions to the topology wait for the connection to come back, up
+    to ``hold_s`` (30 s), then fail with ``BrokerUnavailable``; removals (unbind,
+    cancel, delete) only update the registry, since the broker forgot the thing or
+    will at the reconnect.  A publish written but not yet confirmed when the
+    connection died is sent again: a message may arrive twice, never zero times
+    for want of a retry.  Messages that were in queues of a dead node, and events
+    published while a queue was not yet declared again, are lost -- as in KAZOO.
+
+Channels: one with publisher confirms for plain publishes (written in batches while it
+is busy, ``services.bus.outbox``), one for ``mandatory`` publishes (returns are reliable only
+with confirms), and one per queue so each consumer has its own prefetch.
 """
 
 from __future__ import annotations
@@ -25,19 +38,29 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import random
 import ssl
-from typing import Any, Mapping
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterator, Mapping, Sequence, TypeVar
 
-import aio_pika
 import aiormq
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel, AbstractRobustConnection
+from aiormq.abc import DeliveredMessage
 
 from services.exchanges import Exchange
+from services.bus.outbox import Outbox
 from services.bus.transport import (BrokerUnavailable, BusError, Delivery, DeliveryHandler, Transport,
                                     Unroutable)
-from services.settings import TLSFiles
+from services.settings import TLSFiles, parse_amqp_urls, redact_url
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REMOVAL_TIMEOUT_S = 10.0      # an unbind, cancel, delete or close the broker does not answer is given up
+
+# an error on a connection that is gone, or on a channel closed under us
+_LOST = (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError, ConnectionError)
 
 
 def ssl_context_for(tls: TLSFiles) -> ssl.SSLContext:
@@ -51,175 +74,393 @@ def ssl_context_for(tls: TLSFiles) -> ssl.SSLContext:
     return context
 
 
-def redact(url: str) -> str:
-    """The URL without its password, for log lines and error messages."""
-    scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at:
-        return url
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:***@{host}"
+def node_of(url: str) -> str:
+    """``host:port`` of a broker URL (the node label of the metrics and logs)."""
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or (5671 if parts.scheme == "amqps" else 5672)
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _Outbox:
-    """Plain publishes of one robust channel, written one at a time while the channel is free and
-    in batches while it is busy (see the module docstring)."""
+def backoff_delays(initial: float, cap: float, rng: random.Random | None = None) -> Iterator[float]:
+    """Pauses between reconnect rounds: doubling from ``initial`` up to ``cap``, each drawn
+    uniformly from its upper half, so clients that lost the same node do not come back in step."""
+    rng = rng or random.Random()
+    ceiling = initial
+    while True:
+        yield rng.uniform(ceiling / 2, ceiling)
+        ceiling = min(cap, ceiling * 2)
 
-    def __init__(self, channel: AbstractRobustChannel) -> None:
-        self.channel = channel
-        self._waiting: list[tuple[str, str, bytes, aiormq.spec.Basic.Properties, asyncio.Future]] = []
-        self._writer: asyncio.Task | None = None
-        self._busy = False          # a write is in progress or scheduled: later publishes wait their turn
 
-    async def _underlay(self) -> aiormq.abc.AbstractChannel:
-        if self.channel.is_closed:
-            raise aiormq.exceptions.ChannelInvalidStateError(f"{self.channel!r} closed")
-        return await self.channel.get_underlay_channel()
+@dataclass
+class _ConsumerSpec:
+    tag: str
+    queue: str
+    handler: DeliveryHandler
+    prefetch: int
+    exclusive: bool
 
-    async def publish(self, exchange: str, routing_key: str, body: bytes,
-                      properties: aiormq.spec.Basic.Properties) -> None:
-        if self._busy:
-            written = asyncio.get_running_loop().create_future()
-            self._waiting.append((exchange, routing_key, body, properties, written))
-            await written
-            return
-        self._busy = True
-        try:
-            underlay = await self._underlay()
-            await underlay.basic_publish(body, exchange=exchange, routing_key=routing_key, properties=properties)
-        finally:
-            if self._waiting:       # publishes that came meanwhile go out next, in one batch
-                self._writer = asyncio.get_running_loop().create_task(self._write(), name="amqp-outbox")
-            else:
-                self._busy = False
 
-    async def _write(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    underlay = await self._underlay()
-                    last = len(batch) - 1
-                    for index, (exchange, routing_key, body, properties, _) in enumerate(batch):
-                        # only the last frame waits for the socket: the ones before it are written first
-                        await underlay.basic_publish(body, exchange=exchange, routing_key=routing_key,
-                                                     properties=properties, wait=index == last)
-                except BaseException as exc:
-                    for *_, written in batch:
-                        if not written.done():
-                            written.set_exception(exc if isinstance(exc, Exception) else BusError("publish cancelled"))
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    for *_, written in batch:
-                        if not written.done():
-                            written.set_result(None)
-        finally:
-            self._writer = None
-            self._busy = False
+@dataclass
+class _QueueSpec:
+    name: str
+    exclusive: bool
+    auto_delete: bool
+    durable: bool
+    arguments: dict[str, Any]
+    bindings: dict[tuple[str, str], Exchange] = field(default_factory=dict)   # (exchange, key) -> exchange
+    consumers: dict[str, _ConsumerSpec] = field(default_factory=dict)         # tag -> consumer
 
-    def close(self) -> None:
-        for *_, written in self._waiting:
-            if not written.done():
-                written.set_exception(BusError("transport closed"))
-        self._waiting.clear()
-        if self._writer is not None:
-            self._writer.cancel()
+
+class _Link:
+    """One open connection to one node, and what has been declared on it so far."""
+
+    def __init__(self, conn: aiormq.Connection, url: str, index: int) -> None:
+        self.conn = conn
+        self.url = url
+        self.index = index                      # position in the broker list
+        self.node = node_of(url)
+        self.main: aiormq.abc.AbstractChannel | None = None
+        self.confirm: aiormq.abc.AbstractChannel | None = None
+        self.outbox: Outbox | None = None
+        self.exchanges: set[Exchange] = set()
+        self.channels: dict[str, aiormq.abc.AbstractChannel] = {}    # queue -> its channel, once declared
+        self.opening: dict[str, asyncio.Future] = {}                 # queue -> its declaration in progress
+        self.consuming: set[str] = set()                             # consumer tags started here
+
+    @property
+    def alive(self) -> bool:
+        return not self.conn.is_closed
+
+
+async def _settle(settle: Callable[..., Awaitable[None]], *args: Any, **kwargs: Any) -> None:
+    """An ack or reject that does not wait for the socket (aio-pika's would, a loop turn or two
+    per message).  On a channel that is gone it does nothing: the broker delivers an unsettled
+    message again, or lost it with its queue."""
+    try:
+        await settle(*args, wait=False, **kwargs)
+    except _LOST as exc:
+        log.debug("settling a delivery on a closed channel: %s", exc)
 
 
 class AmqpTransport(Transport):
-    def __init__(self, url: str, *, tls: TLSFiles | None = None, connection_name: str = "kzvoice",
-                 reconnect_interval: float = 1.0, on_reconnect=None, publish_wait: float = 30.0) -> None:
-        self._url = url
+    def __init__(self, urls: str | Sequence[str], *, tls: TLSFiles | None = None,
+                 connection_name: str = "kzvoice", reconnect_interval: float = 1.0,
+                 reconnect_max_interval: float = 10.0, connect_timeout: float = 10.0,
+                 publish_wait: float = 30.0, rng: random.Random | None = None) -> None:
+        super().__init__()
+        self._urls: tuple[str, ...] = parse_amqp_urls(urls) if isinstance(urls, str) else tuple(urls)
+        if not self._urls:
+            raise ValueError("no broker URL")
         self._tls = tls or TLSFiles()
+        self._ssl_context: ssl.SSLContext | None = None
         self._name = connection_name
         self._reconnect_interval = reconnect_interval
-        self._conn: AbstractRobustConnection | None = None
-        self._main: AbstractRobustChannel | None = None
-        self._confirm: AbstractRobustChannel | None = None
-        self._outbox: _Outbox | None = None
+        self._reconnect_max_interval = reconnect_max_interval
+        self._connect_timeout = connect_timeout
+        self._hold_s = publish_wait           # seconds a publish or declaration waits for a lost connection
+        self._rng = rng or random.Random()
+        self._link: _Link | None = None
+        self._connected = asyncio.Event()     # set while a link is installed, and when closing (wakes waiters)
+        self._reconnecting: asyncio.Task | None = None
+        self._repairs: set[asyncio.Task] = set()
         self._closing = False
-        self._exchanges: dict[tuple[int, Exchange], aio_pika.abc.AbstractExchange] = {}
-        self._queues: dict[str, tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]] = {}
-        self._consumers: dict[str, str] = {}   # consumer tag -> queue name
+        self._exchanges: dict[Exchange, None] = {}     # an ordered set
+        self._queues: dict[str, _QueueSpec] = {}
+        self._consumers: dict[str, _ConsumerSpec] = {}
+        self._tags = 0
         self.reconnects = 0
-        self._on_reconnect_hook = on_reconnect
-        self._publish_wait = publish_wait   # seconds a publish waits for a lost connection to return
+
+    # -- connection -------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        return redact(self._url)
+        """The broker in use (or the first of the list), without credentials."""
+        return redact_url(self._link.url if self._link is not None else self._urls[0])
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        return self._urls
+
+    @property
+    def node(self) -> str:
+        return self._link.node if self._link is not None else ""
 
     @property
     def is_connected(self) -> bool:
-        return self._conn is not None and not self._conn.is_closed and self._conn.connected.is_set()
+        return self._link is not None and self._link.alive
 
     async def connect(self) -> None:
-        kwargs: dict[str, Any] = {"client_properties": {"connection_name": self._name},
-                                  "reconnect_interval": self._reconnect_interval}
-        if self._url.startswith("amqps://"):
-            kwargs["ssl_context"] = ssl_context_for(self._tls)
+        """Connect to the first broker of the list that answers; ``BrokerUnavailable`` if none does."""
         self._closing = False
-        try:
-            self._conn = await aio_pika.connect_robust(self._url, **kwargs)
-        except (OSError, aiormq.exceptions.AMQPError, asyncio.TimeoutError, ssl.SSLError) as exc:
-            raise BrokerUnavailable(f"cannot reach the broker at {self.url}: {exc or type(exc).__name__}") from exc
-        self._conn.reconnect_callbacks.add(self._on_reconnect)
-        self._main = await self._conn.channel()
-        self._outbox = _Outbox(self._main)
-        self._confirm = await self._conn.channel(publisher_confirms=True, on_return_raises=False)
-
-    def _on_reconnect(self, *_: Any) -> None:
-        self.reconnects += 1
-        log.warning("reconnected to the broker at %s; exchanges, queues and consumers restored", self.url)
-        if self._on_reconnect_hook is not None:
-            self._on_reconnect_hook()
+        failures = []
+        for index in range(len(self._urls)):
+            try:
+                link = await self._open(index)
+            except Exception as exc:
+                failures.append(f"{node_of(self._urls[index])}: {_reason(exc)}")
+                continue
+            self._install(link)
+            return
+        raise BrokerUnavailable("cannot reach the broker at " + "; ".join(failures))
 
     async def close(self) -> None:
         self._closing = True
-        if self._outbox is not None:
-            self._outbox.close()
-            self._outbox = None
-        if self._conn is not None and not self._conn.is_closed:
-            await self._conn.close()
-        self._conn = None
+        self._connected.set()                 # wake every waiter: they see _closing and give up
+        for task in [self._reconnecting, *self._repairs]:
+            if task is not None:
+                task.cancel()
+        self._reconnecting = None
+        self._repairs.clear()
+        link, self._link = self._link, None
+        if link is not None:
+            if link.outbox is not None:
+                link.outbox.close()
+            if link.alive:
+                await self._quietly("closing the connection", link.conn.close())
         self._queues.clear()
         self._exchanges.clear()
         self._consumers.clear()
 
-    def _channel(self) -> AbstractRobustChannel:
-        if self._main is None:
-            raise BusError("transport is not connected")
-        return self._main
+    async def _open(self, index: int) -> _Link:
+        """A new connection to broker ``index`` with the whole topology declared on it."""
+        url = self._urls[index]
+        kwargs: dict[str, Any] = {"client_properties": {"connection_name": self._name}}
+        if url.startswith("amqps://"):
+            if self._ssl_context is None:
+                self._ssl_context = ssl_context_for(self._tls)
+            kwargs["context"] = self._ssl_context
+        conn = aiormq.Connection(url, **kwargs)
+        link = _Link(conn, url, index)
+        try:
+            await asyncio.wait_for(conn.connect(), self._connect_timeout)
+            conn.closing.add_done_callback(functools.partial(self._on_closed, link))
+            await self._open_channels(link)
+            await self._restore(link)
+        except BaseException:
+            try:
+                await conn.close()
+            except Exception as exc:
+                log.debug("closing a connection that failed to open: %s", exc)
+            raise
+        return link
 
-    async def _exchange(self, channel: AbstractRobustChannel, exchange: Exchange) -> aio_pika.abc.AbstractExchange:
-        key = (id(channel), exchange)
-        found = self._exchanges.get(key)
-        if found is None:
-            found = await channel.declare_exchange(
-                exchange.name, type=exchange.type, durable=exchange.durable,
-                auto_delete=exchange.auto_delete, internal=exchange.internal)
-            self._exchanges[key] = found
-        return found
+    async def _open_channels(self, link: _Link) -> None:
+        if link.main is None or link.main.is_closed:
+            if link.outbox is not None:
+                link.outbox.close()
+            link.main = await link.conn.channel(publisher_confirms=True)
+            link.outbox = Outbox(link.main)
+        if link.confirm is None or link.confirm.is_closed:
+            link.confirm = await link.conn.channel(publisher_confirms=True, on_return_raises=False)
+
+    async def _restore(self, link: _Link) -> None:
+        """Declare everything of the registry on a new connection (nothing on the first one)."""
+        for exchange in list(self._exchanges):
+            await self._declare_exchange_on(link, exchange)
+        for spec in list(self._queues.values()):
+            if self._queues.get(spec.name) is spec:
+                await self._queue_channel(link, spec)
+
+    def _install(self, link: _Link, *, reconnected: bool = False) -> None:
+        self._link = link
+        self._connected.set()
+        count = len(self._urls)
+        where = f"{redact_url(link.url)} (node {link.index + 1} of {count})" if count > 1 else redact_url(link.url)
+        if reconnected:
+            self.reconnects += 1
+            log.warning("reconnected to the broker at %s: %d exchange(s), %d queue(s), %d consumer(s) declared "
+                        "again (reconnection %d)", where, len(self._exchanges), len(self._queues),
+                        len(self._consumers), self.reconnects)
+            self._tell_reconnected()
+            self._spawn(self._verify_queues(link), name=f"amqp-verify-{self._name}")
+        else:
+            log.info("connected to the broker at %s", where)
+
+    def _spawn(self, coro: Awaitable[None], *, name: str) -> None:
+        """Background work of this transport (queue repairs and checks), cancelled by ``close()``."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._repairs.add(task)
+        task.add_done_callback(self._repairs.discard)
+        task.add_done_callback(_log_failure)
+
+    async def _verify_queues(self, link: _Link) -> None:
+        """Check, a while after a reconnect, that every queue still exists.
+
+        When a node dies, every other node of the cluster deletes the non-durable queues that
+        lived on it, by name, and they do not all do it at once: a queue declared again under
+        the same name can be deleted by a node that cleans up late, silently (its consumer is
+        not cancelled).  A passive declaration of a missing queue closes its channel with
+        NOT_FOUND, and ``_on_channel_closed`` declares the queue again."""
+        for rounds in (1, 2, 4):
+            await asyncio.sleep(self._reconnect_interval * rounds)
+            for spec in list(self._queues.values()):
+                if link is not self._link or not link.alive:
+                    return
+                channel = link.channels.get(spec.name)
+                if channel is None or channel.is_closed:
+                    continue
+                try:
+                    await channel.queue_declare(spec.name, passive=True)
+                except aiormq.exceptions.ChannelNotFoundEntity:
+                    pass                    # its channel is closed: being declared again
+                except _LOST as exc:        # the connection went meanwhile: the next one restores all
+                    log.debug("checking queue %s: %s", spec.name, exc)
+
+    def _on_closed(self, link: _Link, closing: asyncio.Future) -> None:
+        reason = "closed"
+        if not closing.cancelled() and closing.exception() is not None:
+            reason = _reason(closing.exception())
+        if self._closing or link is not self._link:
+            return
+        self._link = None
+        self._connected.clear()
+        log.warning("lost the broker connection to %s (%s); reconnecting", redact_url(link.url), reason)
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect(link.index),
+                                                                    name=f"amqp-reconnect-{self._name}")
+        self._reconnecting.add_done_callback(_log_failure)
+
+    async def _reconnect(self, lost: int) -> None:
+        count = len(self._urls)
+        order = [(lost + step) % count for step in range(1, count + 1)]    # the lost node last
+        pauses = backoff_delays(self._reconnect_interval, self._reconnect_max_interval, self._rng)
+        rounds = 0
+        while not self._closing:
+            rounds += 1
+            # a pause before every round, the first too: the cluster first cleans up after a lost
+            # node (see _verify_queues), and clients that lost the same node spread out
+            await asyncio.sleep(next(pauses))
+            for index in order:
+                try:
+                    link = await self._open(index)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("broker at %s did not take the connection: %s", redact_url(self._urls[index]),
+                                _reason(exc))
+                    continue
+                if self._closing:
+                    await link.conn.close()
+                    return
+                self._reconnecting = None
+                self._install(link, reconnected=True)
+                return
+            log.warning("no broker of %d answered (round %d); trying again", count, rounds)
+
+    # -- running an operation on the live connection ------------------------------------------------
+
+    async def _on_link(self, what: str, operation: Callable[[_Link], Awaitable[T]], *,
+                       bounded: bool = False) -> T:
+        """Run ``operation`` on the live connection; while there is none (or it is lost under the
+        operation), wait for the reconnect, up to ``hold_s``, and run it again there.  A ``bounded``
+        operation (a declaration) that the broker does not answer within ``hold_s`` fails with
+        ``BrokerUnavailable``; a publish is not bounded: a broker that blocks publishers (a memory
+        alarm) holds them until it takes them."""
+        deadline: float | None = None
+        while True:
+            if self._closing:
+                raise BusError(f"{what}: transport closed")
+            link = self._link
+            if link is None:
+                error: BaseException = BusError("not connected")
+            else:
+                try:
+                    if bounded:
+                        return await asyncio.wait_for(operation(link), self._hold_s)
+                    return await operation(link)
+                except asyncio.TimeoutError:
+                    raise BrokerUnavailable(f"{what}: no answer from the broker at {redact_url(link.url)} "
+                                            f"within {self._hold_s:.0f} s") from None
+                except asyncio.CancelledError as exc:
+                    # a lost or closed connection cancels aiormq's own futures: unless this task itself
+                    # is being cancelled, that is the connection going away
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
+                    if self._closing:
+                        raise BusError(f"{what}: transport closed") from exc
+                    error = exc
+                except Exception as exc:
+                    if self._closing:
+                        raise BusError(f"{what}: transport closed") from exc
+                    # a nack: the broker did not take the message (a queue it was routed to died with
+                    # its node): send it again, as for a publish lost with the connection
+                    retry = isinstance(exc, _LOST) or (isinstance(exc, aiormq.exceptions.DeliveryError)
+                                                      and not isinstance(exc, aiormq.exceptions.PublishError))
+                    if link.alive and link is self._link and not retry:
+                        raise
+                    error = exc
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self._hold_s
+            remaining = deadline - loop.time()
+            try:
+                if remaining <= 0:
+                    raise asyncio.TimeoutError
+                if self._link is None:
+                    log.warning("broker connection lost; holding %s for up to %.0f s", what, remaining)
+                    await asyncio.wait_for(self._connected.wait(), remaining)
+                elif self._link is link and link.alive:
+                    await asyncio.sleep(0.05)
+                    try:
+                        await self._open_channels(link)   # a channel closed by an earlier error: open it again
+                    except Exception as exc:              # the connection is going: noticed next turn
+                        log.debug("reopening channels: %s", exc)
+                else:
+                    await asyncio.sleep(0.05)         # the lost connection is not noticed yet
+            except asyncio.TimeoutError:
+                raise BrokerUnavailable(f"{what} failed: no broker connection for {self._hold_s:.0f} s "
+                                        f"({_reason(error)})") from None
+
+    async def _quietly(self, what: str, removal: Awaitable[None]) -> None:
+        """A removal on the live connection; if the connection goes meanwhile, so did the thing.
+        Bounded in time: a broker that does not answer must not hold up a shutdown."""
+        try:
+            await asyncio.wait_for(removal, REMOVAL_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("%s: no answer from the broker within %.0f s; going on", what, REMOVAL_TIMEOUT_S)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.debug("%s: the connection went meanwhile", what)
+        except _LOST as exc:
+            log.debug("%s: the connection went meanwhile (%s)", what, exc)
+
+    # -- exchanges ------------------------------------------------------------------------------------
+
+    async def _declare_exchange_on(self, link: _Link, exchange: Exchange) -> None:
+        assert link.main is not None
+        await _exchange_declare(link.main, exchange)
+        link.exchanges.add(exchange)
+
+    async def _ensure_exchange(self, link: _Link, exchange: Exchange) -> None:
+        self._exchanges.setdefault(exchange, None)
+        if exchange not in link.exchanges:
+            await self._declare_exchange_on(link, exchange)
 
     async def declare_exchange(self, exchange: Exchange) -> None:
-        main = self._channel()
-        if (id(main), exchange) in self._exchanges:
+        if self._link is not None and exchange in self._link.exchanges:
             return
-        # Check the flags on a throwaway channel first: a PRECONDITION_FAILED
-        # closes the channel it happens on, and the main one must survive.
-        assert self._conn is not None
-        probe = await self._conn.channel()
-        try:
-            await probe.declare_exchange(exchange.name, type=exchange.type, durable=exchange.durable,
-                                         auto_delete=exchange.auto_delete, internal=exchange.internal)
-        except aiormq.exceptions.ChannelPreconditionFailed as exc:
-            raise BusError(f"exchange {exchange.name!r} exists with other flags: {exc}") from exc
-        finally:
-            if not probe.is_closed:
-                await probe.close()
-        # declared on the robust main channel too, so a reconnect re-declares it
-        await self._exchange(main, exchange)
+
+        async def declare(link: _Link) -> None:
+            if exchange in link.exchanges:
+                return
+            # Check the flags on a throwaway channel first: a PRECONDITION_FAILED
+            # closes the channel it happens on, and the main one must survive.
+            probe = await link.conn.channel(publisher_confirms=False)
+            try:
+                await _exchange_declare(probe, exchange)
+            except aiormq.exceptions.ChannelPreconditionFailed as exc:
+                raise BusError(f"exchange {exchange.name!r} exists with other flags: {exc}") from exc
+            finally:
+                if not probe.is_closed:
+                    await probe.close()
+            self._exchanges.setdefault(exchange, None)
+            link.exchanges.add(exchange)
+
+        await self._on_link(f"declaring exchange {exchange.name!r}", declare, bounded=True)
+
+    # -- queues -----------------------------------------------------------------------------------------
 
     async def declare_queue(self, name: str, *, exclusive: bool = False, auto_delete: bool = True,
                             durable: bool = False, arguments: Mapping[str, Any] | None = None) -> str:
@@ -227,77 +468,216 @@ class AmqpTransport(Transport):
             raise ValueError("queue names are chosen by us, never by the broker (see unique_queue_name)")
         if name in self._queues:
             return name
-        assert self._conn is not None
-        channel = await self._conn.channel()
+        spec = _QueueSpec(name, exclusive=exclusive, auto_delete=auto_delete, durable=durable,
+                          arguments=dict(arguments or {}))
+        self._queues[name] = spec
         try:
-            queue = await channel.declare_queue(name, durable=durable, exclusive=exclusive,
-                                                auto_delete=auto_delete, arguments=dict(arguments or {}))
-        except aiormq.exceptions.ChannelPreconditionFailed as exc:
-            raise BusError(f"queue {name!r} exists with other arguments: {exc}") from exc
-        self._queues[name] = (channel, queue)
+            await self._on_link(f"declaring queue {name!r}", lambda link: self._queue_channel(link, spec),
+                                bounded=True)
+        except BaseException:
+            if self._queues.get(name) is spec:
+                del self._queues[name]
+            raise
         return name
 
-    def _queue(self, name: str) -> tuple[AbstractRobustChannel, aio_pika.abc.AbstractQueue]:
+    async def _queue_channel(self, link: _Link, spec: _QueueSpec) -> aiormq.abc.AbstractChannel:
+        """The queue's channel on ``link``; the first time (or after its channel closed) it opens
+        one, declares the queue and applies its bindings and consumers from the registry."""
+        channel = link.channels.get(spec.name)
+        if channel is not None and not channel.is_closed:
+            return channel
+        pending = link.opening.get(spec.name)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        pending = asyncio.get_running_loop().create_future()
+        link.opening[spec.name] = pending
         try:
-            return self._queues[name]
+            channel = await self._declare_queue_on(link, spec)
+        except asyncio.CancelledError:
+            pending.cancel()
+            raise
+        except BaseException as exc:
+            pending.set_exception(exc)
+            pending.exception()             # retrieved: waiters get it, nobody else should see a warning
+            raise
+        else:
+            pending.set_result(channel)
+            return channel
+        finally:
+            link.opening.pop(spec.name, None)
+
+    async def _declare_queue_on(self, link: _Link, spec: _QueueSpec) -> aiormq.abc.AbstractChannel:
+        old = link.channels.pop(spec.name, None)
+        if old is not None:
+            link.consuming.difference_update(spec.consumers)
+        channel = await link.conn.channel(publisher_confirms=False)
+        try:
+            await channel.queue_declare(spec.name, durable=spec.durable, exclusive=spec.exclusive,
+                                        auto_delete=spec.auto_delete, arguments=spec.arguments)
+        except aiormq.exceptions.ChannelPreconditionFailed as exc:
+            raise BusError(f"queue {spec.name!r} exists with other arguments: {exc}") from exc
+        for exchange in list(spec.bindings.values()):
+            await self._ensure_exchange(link, exchange)
+        for (exchange_name, key) in list(spec.bindings):
+            await channel.queue_bind(spec.name, exchange_name, routing_key=key)
+        for consumer in list(spec.consumers.values()):
+            await self._start_consumer(link, channel, consumer)
+        link.channels[spec.name] = channel
+        channel.on_consumer_cancel_callbacks.add(functools.partial(self._on_cancelled, link, spec.name))
+        channel.closing.add_done_callback(functools.partial(self._on_channel_closed, link, spec.name, channel))
+        return channel
+
+    def _spec(self, queue: str) -> _QueueSpec:
+        try:
+            return self._queues[queue]
         except KeyError:
-            raise BusError(f"queue {name!r} was not declared through this transport") from None
+            raise BusError(f"queue {queue!r} was not declared through this transport") from None
 
     async def delete_queue(self, name: str) -> None:
-        entry = self._queues.pop(name, None)
-        if entry is None:
+        spec = self._queues.pop(name, None)
+        if spec is None:
             return
-        channel, queue = entry
-        # the exchanges declared on this queue's channel die with it: keeping them would keep the
-        # closed channel alive (one per deleted queue, e.g. a gateway's per-call control queue)
-        for key in [k for k in self._exchanges if k[0] == id(channel)]:
-            del self._exchanges[key]
+        for tag in spec.consumers:
+            self._consumers.pop(tag, None)
+        link = self._link
+        if link is None or not link.alive:
+            return                          # gone with the connection, or never declared on the next one
+        channel = link.channels.pop(name, None)
+        link.consuming.difference_update(spec.consumers)
+        if channel is None or channel.is_closed:
+            return
         try:
-            await queue.delete(if_unused=False, if_empty=False)
+            await self._quietly(f"deleting queue {name!r}", channel.queue_delete(name))
         finally:
-            await channel.close()
+            if not channel.is_closed:
+                await self._quietly(f"closing the channel of {name!r}", channel.close())
+
+    # -- bindings ----------------------------------------------------------------------------------------
 
     async def bind(self, queue: str, exchange: Exchange, routing_key: str) -> None:
-        channel, q = self._queue(queue)
-        await self._exchange(channel, exchange)
-        await q.bind(exchange.name, routing_key=routing_key)
+        spec = self._spec(queue)
+        key = (exchange.name, routing_key)
+        known = key in spec.bindings
+        spec.bindings[key] = exchange
+
+        async def bind_on(link: _Link) -> None:
+            await self._ensure_exchange(link, exchange)
+            channel = await self._queue_channel(link, spec)
+            await channel.queue_bind(queue, exchange.name, routing_key=routing_key)
+
+        try:
+            await self._on_link(f"binding {queue!r} to {exchange.name!r}", bind_on, bounded=True)
+        except BaseException:
+            if not known:
+                spec.bindings.pop(key, None)
+            raise
 
     async def unbind(self, queue: str, exchange: Exchange, routing_key: str) -> None:
-        _, q = self._queue(queue)
-        await q.unbind(exchange.name, routing_key=routing_key)
+        spec = self._queues.get(queue)
+        if spec is None:
+            return
+        spec.bindings.pop((exchange.name, routing_key), None)
+        link = self._link
+        channel = link.channels.get(queue) if link is not None and link.alive else None
+        if channel is None or channel.is_closed:
+            return                          # not declared on this connection: the binding is gone already
+        await self._quietly(f"unbinding {queue!r}", channel.queue_unbind(queue, exchange.name, routing_key=routing_key))
+
+    # -- consumers ---------------------------------------------------------------------------------------
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 64,
                       exclusive: bool = False) -> str:
-        channel, q = self._queue(queue)
-        await channel.set_qos(prefetch_count=prefetch)
+        spec = self._spec(queue)
+        self._tags += 1
+        consumer = _ConsumerSpec(f"{self._name}.{self._tags}", queue, handler, prefetch, exclusive)
+        spec.consumers[consumer.tag] = consumer
+        self._consumers[consumer.tag] = consumer
 
-        async def on_message(message: AbstractIncomingMessage) -> None:
-            # Acks and rejects go on the channel the message came on and do not wait for the socket
-            # (aio-pika's would, a loop turn or two per message): an ack lost with the connection
-            # means the broker delivers the message again, as it would for an unacked one.
-            delivered_on, tag = message.channel, message.delivery_tag
-            await handler(Delivery(
-                body=message.body,
-                headers=message.headers or {},
-                content_type=message.content_type,
-                content_encoding=message.content_encoding,
-                exchange=message.exchange or "",
-                routing_key=message.routing_key or "",
-                redelivered=bool(message.redelivered),
-                _ack=functools.partial(delivered_on.basic_ack, tag, wait=False),
-                _reject=lambda requeue: delivered_on.basic_reject(tag, requeue=requeue, wait=False),
-            ))
+        async def consume_on(link: _Link) -> None:
+            channel = await self._queue_channel(link, spec)
+            await self._start_consumer(link, channel, consumer)
 
-        tag = await q.consume(on_message, exclusive=exclusive)
-        self._consumers[tag] = queue
-        return tag
+        try:
+            await self._on_link(f"consuming {queue!r}", consume_on, bounded=True)
+        except BaseException:
+            spec.consumers.pop(consumer.tag, None)
+            self._consumers.pop(consumer.tag, None)
+            raise
+        return consumer.tag
+
+    async def _start_consumer(self, link: _Link, channel: aiormq.abc.AbstractChannel,
+                              consumer: _ConsumerSpec) -> None:
+        if consumer.tag in link.consuming:
+            return
+        link.consuming.add(consumer.tag)
+        try:
+            await channel.basic_qos(prefetch_count=consumer.prefetch)
+            await channel.basic_consume(consumer.queue, _deliveries_to(consumer.handler),
+                                        exclusive=consumer.exclusive, consumer_tag=consumer.tag)
+        except BaseException:
+            link.consuming.discard(consumer.tag)
+            raise
 
     async def cancel(self, consumer_tag: str) -> None:
-        queue = self._consumers.pop(consumer_tag, None)
-        if queue is None or queue not in self._queues:
+        consumer = self._consumers.pop(consumer_tag, None)
+        if consumer is None:
             return
-        _, q = self._queues[queue]
-        await q.cancel(consumer_tag)
+        spec = self._queues.get(consumer.queue)
+        if spec is not None:
+            spec.consumers.pop(consumer_tag, None)
+        link = self._link
+        if link is None or not link.alive or consumer_tag not in link.consuming:
+            return
+        link.consuming.discard(consumer_tag)
+        channel = link.channels.get(consumer.queue)
+        if channel is not None and not channel.is_closed:
+            await self._quietly(f"cancelling {consumer_tag}", channel.basic_cancel(consumer_tag))
+
+    # -- a queue lost while the connection lives on -----------------------------------------------------
+
+    def _on_cancelled(self, link: _Link, queue: str, frame: Any) -> None:
+        """The broker cancelled a consumer: its queue was deleted, e.g. with the node it lived on."""
+        if self._closing or link is not self._link or not link.alive:
+            return
+        spec = self._queues.get(queue)
+        tag = getattr(frame, "consumer_tag", None)
+        if spec is None or tag not in spec.consumers:
+            return
+        log.warning("the broker cancelled the consumer of %s (its queue is gone, with its node?); "
+                    "declaring the queue again", queue)
+        self._repair(link, queue)
+
+    def _on_channel_closed(self, link: _Link, queue: str, channel: aiormq.abc.AbstractChannel,
+                           closing: asyncio.Future) -> None:
+        reason = "" if closing.cancelled() or closing.exception() is None else _reason(closing.exception())
+        if self._closing or link is not self._link or not link.alive or link.channels.get(queue) is not channel:
+            return
+        if queue not in self._queues:
+            return
+        log.warning("the channel of queue %s closed (%s); declaring the queue again", queue, reason or "closed")
+        self._repair(link, queue)
+
+    def _repair(self, link: _Link, queue: str) -> None:
+        async def repair() -> None:
+            spec = self._queues.get(queue)
+            if spec is None or link is not self._link:
+                return
+            old = link.channels.pop(queue, None)
+            link.consuming.difference_update(spec.consumers)
+            if old is not None and not old.is_closed:
+                await old.close()
+            # a queue process left without its record (see _verify_queues) deletes the record of
+            # its name when its consumer goes: let it go before declaring the queue again
+            await asyncio.sleep(0.2)
+            try:
+                await self._queue_channel(link, spec)
+            except Exception as exc:
+                if link is self._link and link.alive:
+                    log.error("declaring queue %s again failed: %s", queue, _reason(exc))
+
+        self._spawn(repair(), name=f"amqp-repair-{queue}")
+
+    # -- publishing ---------------------------------------------------------------------------------------
 
     async def publish(self, exchange: Exchange, routing_key: str, body: bytes, *,
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
@@ -308,51 +688,56 @@ class AmqpTransport(Transport):
         properties = aiormq.spec.Basic.Properties(
             content_type=content_type, content_encoding=content_encoding,
             headers=dict(headers) if headers else {}, delivery_mode=1, priority=0)
-        deadline: float | None = None
-        while True:
-            channel = self._confirm if mandatory else self._main
-            if channel is None or self._conn is None or self._closing:
-                raise BusError("transport is not connected")
+
+        async def publish_on(link: _Link) -> None:
+            if exchange not in link.exchanges:
+                await self._ensure_exchange(link, exchange)    # declared once; a reconnect re-declares it
+            if not mandatory:
+                assert link.outbox is not None
+                await link.outbox.publish(exchange.name, routing_key, body, properties)
+                return
+            assert link.confirm is not None
+            if link.confirm.is_closed:
+                raise aiormq.exceptions.ChannelInvalidStateError(f"{link.confirm!r} closed")
             try:
-                if (id(channel), exchange) not in self._exchanges:
-                    await self._exchange(channel, exchange)    # declared once; a reconnect re-declares it
-                if not mandatory and self._outbox is not None:
-                    await self._outbox.publish(exchange.name, routing_key, body, properties)
-                    return
-                if channel.is_closed:
-                    raise aiormq.exceptions.ChannelInvalidStateError(f"{channel!r} closed")
-                underlay = await channel.get_underlay_channel()
-                result = await underlay.basic_publish(body, exchange=exchange.name, routing_key=routing_key,
-                                                      properties=properties, mandatory=mandatory)
-                break
+                result = await link.confirm.basic_publish(body, exchange=exchange.name, routing_key=routing_key,
+                                                          properties=properties, mandatory=True)
             except aiormq.exceptions.PublishError as exc:
                 raise Unroutable(exchange.name, routing_key) from exc
-            except asyncio.CancelledError as exc:
-                # closing the connection cancels aiormq's own futures (a declaration in flight):
-                # to a publisher that was not itself cancelled, that is a closed transport
-                task = asyncio.current_task()
-                if self._closing and task is not None and not task.cancelling():
-                    raise BusError(f"publish to {exchange.name!r}: transport closed") from exc
-                raise
-            except Exception as exc:
-                if self._closing or self._conn is None:
-                    raise BusError(f"publish to {exchange.name!r}: transport closed") from exc
-                if not isinstance(exc, (aiormq.exceptions.AMQPConnectionError,
-                                        aiormq.exceptions.ChannelInvalidStateError, ConnectionError)):
-                    raise
-                # The robust connection is coming back: hold the message (a recording's
-                # RECORD_STOP, an action.result) until it does, rather than lose it.
-                loop = asyncio.get_running_loop()
-                deadline = deadline or loop.time() + self._publish_wait
-                remaining = deadline - loop.time()
-                if self._conn.is_closed or remaining <= 0:
-                    raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
-                log.warning("broker connection lost; holding a publish to %s for up to %.0fs",
-                            exchange.name, remaining)
-                try:
-                    await asyncio.wait_for(self._conn.connected.wait(), remaining)
-                except asyncio.TimeoutError:
-                    raise BrokerUnavailable(f"publish to {exchange.name!r} failed: {exc}") from exc
-                await asyncio.sleep(0.05)   # let the channels be restored
-        if mandatory and isinstance(result, aiormq.abc.DeliveredMessage):
-            raise Unroutable(exchange.name, routing_key)
+            if isinstance(result, DeliveredMessage):
+                raise Unroutable(exchange.name, routing_key)
+
+        await self._on_link(f"publish to {exchange.name!r}", publish_on)
+
+
+async def _exchange_declare(channel: aiormq.abc.AbstractChannel, exchange: Exchange) -> None:
+    await channel.exchange_declare(exchange.name, exchange_type=exchange.type, durable=exchange.durable,
+                                   auto_delete=exchange.auto_delete, internal=exchange.internal)
+
+
+def _deliveries_to(handler: DeliveryHandler) -> Callable[[DeliveredMessage], Awaitable[None]]:
+    async def on_message(message: DeliveredMessage) -> None:
+        # Acks and rejects go on the channel the message came on (see _settle).
+        channel, delivery = message.channel, message.delivery
+        properties = message.header.properties
+        await handler(Delivery(
+            body=message.body,
+            headers=properties.headers or {},
+            content_type=properties.content_type,
+            content_encoding=properties.content_encoding,
+            exchange=delivery.exchange or "",
+            routing_key=delivery.routing_key or "",
+            redelivered=bool(delivery.redelivered),
+            _ack=functools.partial(_settle, channel.basic_ack, delivery.delivery_tag),
+            _reject=lambda requeue: _settle(channel.basic_reject, delivery.delivery_tag, requeue=requeue),
+        ))
+    return on_message
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _log_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s failed", task.get_name(), exc_info=task.exception())

@@ -5,7 +5,7 @@ RabbitMQ.  It routes for real -- direct exchanges by exact key, topic exchanges
 with ``*`` and ``#``, fanout to all -- honours mandatory returns, exclusive and
 auto-delete queues, ``x-max-length`` (drop-head) and ``x-message-ttl``,
 per-consumer prefetch, ack and reject.  Deliveries to one queue start in
-publish order, each as its own task, as aio-pika does.
+publish order, each as its own task, as aiormq does.
 
 Several ``MemoryTransport`` connections share one ``MemoryBroker``; transports
 opened from the same ``memory://NAME`` URL share the broker of that name.
@@ -174,6 +174,7 @@ class MemoryTransport(Transport):
     """One connection to a ``MemoryBroker``."""
 
     def __init__(self, broker: MemoryBroker | None = None) -> None:
+        super().__init__()
         self.broker = broker or MemoryBroker()
         self._connected = False
         self._tags: dict[str, str] = {}   # consumer tag -> queue
@@ -181,6 +182,10 @@ class MemoryTransport(Transport):
     @property
     def url(self) -> str:
         return "memory://"
+
+    @property
+    def node(self) -> str:
+        return "memory" if self._connected else ""
 
     @property
     def is_connected(self) -> bool:

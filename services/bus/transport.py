@@ -1,6 +1,6 @@
 """The transport interface: what kzvoice needs from a message broker.
 
-Two implementations: ``AmqpTransport`` (RabbitMQ through aio-pika) and
+Two implementations: ``AmqpTransport`` (RabbitMQ through aiormq) and
 ``MemoryTransport`` (in-process, same routing semantics).  Everything above
 this layer -- publisher, consumers, request/response -- is written against this
 interface only, so it runs unchanged on both.
@@ -9,13 +9,16 @@ interface only, so it runs unchanged on both.
 from __future__ import annotations
 
 import abc
+import logging
+import os
 import secrets
 import socket
-import os
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
 from services.exchanges import Exchange
+
+log = logging.getLogger(__name__)
 
 
 class BusError(RuntimeError):
@@ -59,6 +62,7 @@ class Delivery:
 
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]
+ReconnectListener = Callable[[], None]
 
 
 def unique_queue_name(prefix: str) -> str:
@@ -68,7 +72,39 @@ def unique_queue_name(prefix: str) -> str:
 
 
 class Transport(abc.ABC):
-    """A broker connection.  All names are plain AMQP names."""
+    """A broker connection.  All names are plain AMQP names.
+
+    Reconnection is the transport's own business: after a lost connection it
+    connects again, declares every exchange, queue, binding and consumer made
+    through it (those added at run time too), and only then tells the
+    listeners registered with ``on_reconnect`` -- the one way the layers above
+    learn of a reconnection (to drop caches that change events kept fresh).
+    """
+
+    def __init__(self) -> None:
+        self._reconnect_listeners: list[ReconnectListener] = []
+
+    def on_reconnect(self, listener: ReconnectListener) -> Callable[[], None]:
+        """Call ``listener()`` after every reconnection, once the topology is back; returns a
+        function that removes it."""
+        self._reconnect_listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._reconnect_listeners:
+                self._reconnect_listeners.remove(listener)
+        return remove
+
+    def _tell_reconnected(self) -> None:
+        for listener in list(self._reconnect_listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("a reconnect listener failed")
+
+    @property
+    def node(self) -> str:
+        """The broker node in use, without credentials (``host:port``); empty when not connected."""
+        return ""
 
     @abc.abstractmethod
     async def connect(self) -> None: ...

@@ -19,8 +19,8 @@ Freshness (the staleness window)
     picked up after an operator ``flush`` of the category, or at the latest
     when the safety TTL runs out (``system_ttl`` / ``account_ttl`` /
     ``not_found_ttl``, 900 s each by default).  After a reconnect to the broker
-    everything cached is dropped, because events may have been missed.  How long
-    a change took to get here is observed in
+    everything cached is dropped (the transport's ``on_reconnect``), because
+    events may have been missed.  How long a change took to get here is observed in
     ``kzvoice_config_propagation_seconds{app="<the bus's App-Name>"}`` for each
     change its announcer stamped (services.config.propagation).
 
@@ -100,7 +100,8 @@ class ConfigClient:
         self._cache: dict[CacheKey, _Entry] = {}
         self._in_flight: dict[CacheKey, asyncio.Future] = {}
         self._generation = 0
-        self._reconnects_seen = self._reconnects()
+        # after a reconnect, change events may have been missed: drop everything
+        self._stop_listening: Callable[[], None] | None = bus.transport.on_reconnect(self._reconnected)
         self._replies = None
         self._events = None
         self.stats = ClientStats()
@@ -124,6 +125,9 @@ class ConfigClient:
         return self
 
     async def close(self) -> None:
+        if self._stop_listening is not None:
+            self._stop_listening()
+            self._stop_listening = None
         if self._events is not None:
             await self._events.stop(drain_timeout=1.0)
             self._events = None
@@ -162,7 +166,6 @@ class ConfigClient:
         return default if value is MISSING else value
 
     async def _lookup(self, cache_key: CacheKey, default: Any) -> Any:
-        self._check_reconnect()
         entry = self._cache.get(cache_key)
         if entry is not None and entry.expires > self._clock():
             self.stats.hits += 1
@@ -289,15 +292,10 @@ class ConfigClient:
         self.stats.evictions += len(doomed)
         return len(doomed)
 
-    def _reconnects(self) -> int:
-        return int(getattr(getattr(self._bus, "transport", None), "reconnects", 0) or 0)
-
-    def _check_reconnect(self) -> None:
-        seen = self._reconnects()
-        if seen != self._reconnects_seen:
-            self._reconnects_seen = seen
-            dropped = self.flush()
-            log.info("bus reconnected: dropped %d cached config entries", dropped)
+    def _reconnected(self) -> None:
+        """Change events may have been missed while the connection was down."""
+        dropped = self.flush()
+        log.info("bus reconnected: dropped %d cached config entries", dropped)
 
     def apply_change(self, body: Any) -> int:
         """Evict what a ``configuration`` event makes stale; returns how many entries went."""

@@ -126,11 +126,14 @@ async def make_bus(url: str, app_name: str) -> Bus:
 
 
 class Cluster:
-    """``replicas`` Runtimes of every service on one broker and one store, and a gateway."""
+    """``replicas`` Runtimes of every service on one broker (``amqp_url``: one URL or a cluster's
+    list) and one store, and a gateway."""
 
     def __init__(self, amqp_url: str, store, tmp_path: Path, *, replicas: int = 1,
-                 names: list[str] | None = None, gateway: dict[str, Any] | None = None) -> None:
+                 names: list[str] | None = None, gateway: dict[str, Any] | None = None,
+                 gateway_amqp_url: str | None = None) -> None:
         self.amqp_url = amqp_url
+        self.gateway_amqp_url = gateway_amqp_url or amqp_url    # the gateway may use another node first
         self.store = store
         self.tmp_path = tmp_path
         self.replicas = replicas
@@ -150,7 +153,7 @@ class Cluster:
             runtime = Runtime(settings, self.names, context=ServiceContext(settings, store=self.store))
             await runtime.start()
             self.runtimes.append(runtime)
-        self.gateway_bus = await make_bus(self.amqp_url, "freeswitch")
+        self.gateway_bus = await make_bus(self.gateway_amqp_url, "freeswitch")
         self.gateway = Gateway(self.gateway_bus, self.store,
                                GatewayConfig(recording_dir=str(self.tmp_path / "recordings"),
                                              **self.gateway_options))
@@ -192,6 +195,12 @@ async def box_messages(store, account_id: str, box_id: str) -> list[dict]:
         if layout.is_modb(name) and layout.to_account_id(name) == account_id:
             found += await store.vm_messages(name, box_id)
     return found
+
+
+async def stored_messages(store, site: Site) -> list[dict]:
+    """The messages of the site's box, once every one of them has its audio (else none)."""
+    docs = await box_messages(store, site.account, site.box)
+    return docs if docs and all(d.get("_attachments") for d in docs) else []
 
 
 class Watcher:

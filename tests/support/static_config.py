@@ -17,8 +17,16 @@ from services.config.client import ConfigClient, Key
 from services.config.paths import MISSING, get_path, to_path
 
 
+class _NoTransport:
+    """No broker, so no reconnects to hear of."""
+
+    def on_reconnect(self, listener):
+        return lambda: None
+
+
 class _NoBus:
     node = "static-config@test"
+    transport = _NoTransport()
 
 
 class StaticConfig(ConfigClient):

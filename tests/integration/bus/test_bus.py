@@ -333,7 +333,7 @@ async def test_what_a_plain_amqp_client_sees_of_a_published_message(plain_listen
 
 
 async def test_concurrent_plain_publishes_are_batched_in_order_and_each_publisher_answered(plain_listener):
-    """Publishes made while one is being written join the next batch (services.bus.amqp._Outbox):
+    """Publishes made while one is being written join the next batch (services.bus.outbox.Outbox):
     every publisher returns, and the broker sees the messages in the order they were published."""
     bus, listen = plain_listener
     queue = await listen("batch-1")

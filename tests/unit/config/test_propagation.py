@@ -11,6 +11,7 @@ from services.config.client import ConfigClient
 from services.config.propagation import ANNOUNCED_HEADER, age_seconds, announced_now
 from services.messages import catalogue
 from services.messages.spec import Message
+from services.bus.memory import MemoryTransport
 from services.metrics import Metrics
 
 
@@ -34,6 +35,7 @@ class StubBus:
 
     def __init__(self) -> None:
         self.metrics = Metrics()
+        self.transport = MemoryTransport()
 
 
 def observed(metrics: Metrics) -> dict[str, float]:

@@ -59,3 +59,45 @@ def test_readme_documents_every_variable():
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
     missing = [name for name, _, _ in ENVIRONMENT if f"`{name}`" not in readme]
     assert missing == []
+
+
+# -- KZ_AMQP_URL as a list of brokers ----------------------------------------------------------
+
+NODE_A = "amqp://kz:s%2Cecret@rabbit-0.example:5672/"
+NODE_B = "amqps://kz:s%2Cecret@rabbit-1.example:5671/kazoo"
+
+
+@pytest.mark.parametrize("raw", [
+    f"{NODE_A},{NODE_B}",
+    f"{NODE_A}, {NODE_B}",
+    f" {NODE_A}\n{NODE_B} ",
+    f"{NODE_A},,{NODE_B},",
+])
+def test_a_broker_list_is_split_on_commas_and_whitespace(raw):
+    s = Settings.from_env({"KZ_AMQP_URL": raw})
+    assert s.amqp_urls == (NODE_A, NODE_B)        # percent-encoding kept as written
+
+
+def test_a_single_url_and_memory_are_lists_of_one():
+    assert Settings.from_env({}).amqp_urls == ("amqp://guest:guest@127.0.0.1:5672/",)
+    assert Settings.from_env({"KZ_AMQP_URL": "memory://demo"}).amqp_urls == ("memory://demo",)
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ("amqp://kz:hun,ter2@rabbit-0:5672/", "entry 1 of 2 .*invalid port.*%2C"),   # a raw comma splits
+    ("amqp://kz:hunter2@rabbit-0:56x2/", "entry 1 of 1 .* invalid port"),
+    ("amqp:///vhost", "names no host"),
+    (f"{NODE_A},memory://", "memory:// cannot be combined"),
+    (f"{NODE_A} {NODE_A}", "the same broker twice"),
+    (" , ", "KZ_AMQP_URL is empty"),
+])
+def test_a_bad_broker_list_is_refused_without_echoing_passwords(raw, fragment):
+    with pytest.raises(SettingsError, match=fragment) as refused:
+        Settings.from_env({"KZ_AMQP_URL": raw})
+    assert "hun" not in str(refused.value) and "ter2" not in str(refused.value)
+    assert "s%2Cecret" not in str(refused.value)
+
+
+def test_redacted_broker_list_for_error_messages():
+    from services.settings import redact_urls
+    assert redact_urls(f"{NODE_A},{NODE_B}") == "amqp://rabbit-0.example:5672/, amqps://rabbit-1.example:5671/kazoo"
