@@ -74,11 +74,13 @@ async def test_med_029_upload_tokens_do_not_open_media(media, world, gateway):
         upload = signer.issue(purpose, db=A_DB, doc_id=world.greeting_id, attachment="greeting.mp3", ttl_s=900,
                               single_use=True)
         assert (await gateway.fetch(_with_token(url, upload))).status == 403
-    # the token of an upload URL the service itself hands the gateway (bus.md 5.3), for that very attachment
-    upload_url = media.uploads.url_for(A, world.greeting_id, "greeting.mp3")
-    assert upload_url.startswith(media.url)
-    fetched = await gateway.fetch(_with_token(url, _token_of_upload(upload_url)))
-    assert fetched.status == 403 and world.b_g not in fetched.body
+    # the tokens of upload URLs the service itself hands the gateway (bus.md 5.3): a recorded greeting's,
+    # for that very attachment, and a message's
+    for upload_url in (media.uploads.media_url_for(A_DB, world.greeting_id, "greeting.mp3"),
+                       media.uploads.url_for(A, world.m1_id, world.m1_attachment)):
+        assert upload_url.startswith(media.url)
+        fetched = await gateway.fetch(_with_token(url, _token_of_upload(upload_url)))
+        assert fetched.status == 403 and world.b_g not in fetched.body
     assert (await gateway.fetch(url)).status == 200
 
 
@@ -96,7 +98,8 @@ async def test_med_029_a_stream_url_token_uploads_nothing(media, store, world, g
 
 
 def _token_of_upload(url: str) -> str:
-    return url.partition(UPLOAD_PATH)[2].split("/", 1)[0]
+    """The token of ``<base>/vm/upload[-media]/<token>/<attachment>``."""
+    return url.rsplit("/", 2)[-2]
 
 
 async def test_med_030_one_range_is_served_partially(media, world, gateway):
