@@ -197,6 +197,12 @@ async def box_messages(store, account_id: str, box_id: str) -> list[dict]:
     return found
 
 
+def carries_audio(doc: dict[str, Any]) -> bool:
+    """A voicemail message written together with its audio: an inline ``_attachments`` entry."""
+    return doc.get("pvt_type") == "mailbox_message" and any(
+        isinstance(a, dict) and "data" in a for a in (doc.get("_attachments") or {}).values())
+
+
 async def stored_messages(store, site: Site) -> list[dict]:
     """The messages of the site's box, once every one of them has its audio (else none)."""
     docs = await box_messages(store, site.account, site.box)

@@ -5,7 +5,7 @@ killed and started again on its data, so ``KZ_TEST_COUCH_URL`` is not used here)
 through ``CouchStore`` as in production.  Every service runs on the real broker.
 
 A caller leaves a message.  The gateway uploads the recording; voicemail_svc writes the
-message document, and just before it writes the audio the server is killed.  While it is
+message document with its audio in one write, and just before that write the server is killed.  While it is
 down: a call whose callflow, device and account are cached is routed as usual; a call from
 a phone callflow_svc has not seen needs the store and is not answered, and callflow_svc's log
 says why.  The server is started again on the same data: the message must then be stored
@@ -24,8 +24,9 @@ from gateway_sim import Script
 from services.store import layout
 from services.store.couch import CouchStore
 from testkit.couch import PouchDBServer, PouchDBServerError
-from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, Watcher, box_messages, make_bus,
-                                       seed_site, set_system_config, stored_messages, wait_until)
+from tests.support.reliability import (FAST_CALL_COMMAND, MAILBOX, Cluster, Site, Watcher, box_messages,
+                                       carries_audio, make_bus, seed_site, set_system_config, stored_messages,
+                                       wait_until)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,21 +34,23 @@ DOWN_S = 8.0          # longer than CouchStore's retries of one request (about 3
 
 
 class KilledMidSave(CouchStore):
-    """Once armed, kills the server when a message's audio is about to be written; notes when each
-    attachment write succeeded."""
+    """Once armed, kills the server when a message is about to be written with its audio (one
+    write, the audio inline); notes when each such write succeeded."""
 
     server: PouchDBServer
     armed = False
     killed_at: float | None = None
     attached: list[tuple[float, str]]
 
-    async def put_attachment(self, db, doc_id, name, data, *, content_type, rev):
-        if self.armed and self.killed_at is None:
+    async def put(self, db, doc):
+        audio = carries_audio(doc)
+        if audio and self.armed and self.killed_at is None:
             self.killed_at = time.monotonic()
             await asyncio.to_thread(self.server.kill)
-        rev = await super().put_attachment(db, doc_id, name, data, content_type=content_type, rev=rev)
-        self.attached.append((time.monotonic(), doc_id))
-        return rev
+        stored = await super().put(db, doc)
+        if audio:
+            self.attached.append((time.monotonic(), doc["_id"]))
+        return stored
 
 
 @pytest.fixture
@@ -126,7 +129,7 @@ async def test_message_saved_while_the_store_is_killed_is_stored_once_when_it_re
         assert len(spooled) == 1, spooled
         recording = spooled[0].read_bytes()
         assert len(recording) > 44                            # a WAV header and samples
-        assert [r for r in caplog.records if r.name == "voicemail_svc.spool" and "spooling it" in r.getMessage()]
+        assert [r for r in caplog.records if r.name == "voicemail_svc.storage.spool" and "spooling it" in r.getMessage()]
         assert [msg.spec.name for _, msg in watcher.seen[seen:]] == []     # nothing announced yet
 
         await asyncio.sleep(max(0.0, killed + DOWN_S - time.monotonic()))
