@@ -33,8 +33,12 @@ broker:
 demo: venv
 	$(VENV)/bin/kzvoice demo
 
+# the default suite runs in TEST_WORKERS processes (pytest-xdist; each worker has a vhost and a
+# CouchDB-API server of its own, one test file stays on one worker); TEST_WORKERS=0 runs it in one
+TEST_WORKERS ?= 2
+
 test: venv node broker
-	$(PY) -m pytest -q -p no:cacheprovider -m "not slow"
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 # the slower fault and load suite (tests marked `slow`); .ci/run runs it after `make test`
 test-slow: venv node broker

@@ -92,9 +92,7 @@ def configure(level: str = "info", fmt: str = "text", stream=None) -> None:
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()
-    for old in list(root.handlers):
-        if getattr(old, "_kzvoice", False):
-            root.removeHandler(old)
+    _remove_ours(root)
     handler._kzvoice = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -110,4 +108,12 @@ def quiet_for_cli(level: str) -> None:
     if level == "debug":
         configure("debug", "text")
     else:
-        logging.getLogger().addHandler(logging.NullHandler())
+        root = logging.getLogger()
+        _remove_ours(root)          # a handler an earlier configure() in this process installed
+        root.addHandler(logging.NullHandler())
+
+
+def _remove_ours(root: logging.Logger) -> None:
+    for old in list(root.handlers):
+        if getattr(old, "_kzvoice", False):
+            root.removeHandler(old)

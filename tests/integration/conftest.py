@@ -3,7 +3,9 @@
 ``couch_url`` is a CouchDB-API server: pouchdb-server started in memory for the
 test session (``npm install`` in the repository root installs it), or the server
 named by ``KZ_TEST_COUCH_URL`` (``http://admin:pass@host:5984``; give it an empty
-server: the tests create and delete databases such as ``accounts`` there).  A
+server: the tests create and delete databases such as ``accounts`` there; with it, run the
+suite in one process, ``make test TEST_WORKERS=0``).  Under pytest-xdist every worker starts
+its own pouchdb-server.  A
 missing pouchdb-server fails the tests that need it, saying what to install.
 """
 
@@ -23,6 +25,10 @@ BACKENDS = ("memory", "sqlite", "couch")
 def couch_url():
     url = os.environ.get("KZ_TEST_COUCH_URL")
     if url:
+        if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+            pytest.fail("KZ_TEST_COUCH_URL names one server, which parallel workers would share (both "
+                        "create `accounts` there): run the suite in one process (make test TEST_WORKERS=0)",
+                        pytrace=False)
         yield url
         return
     server = PouchDBServer()
