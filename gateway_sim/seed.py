@@ -21,18 +21,6 @@ from typing import Any
 from services.store import layout
 
 
-async def _upsert(store, db: str, doc: dict[str, Any]) -> dict[str, Any]:
-    from services.store.interface import NotFound
-    doc = {k: v for k, v in doc.items() if k != "_rev"}
-    try:
-        current = await store.get(db, doc["_id"])
-        doc["_rev"] = current["_rev"]
-        doc.setdefault("pvt_created", current.get("pvt_created"))
-    except NotFound:
-        pass
-    return await store.put(db, doc)
-
-
 def _caller_id(name: str | None, number: str | None) -> dict[str, Any]:
     internal = {k: v for k, v in (("name", name), ("number", number)) if v}
     return {"caller_id": {"internal": internal}} if internal else {}
@@ -48,8 +36,8 @@ async def seed_account(store, account_id: str, *, realm: str, name: str | None =
     if language:
         doc["language"] = language
     layout.stamp(doc, pvt_type="account", db=db)
-    saved = await _upsert(store, db, doc)
-    await _upsert(store, layout.ACCOUNTS_DB, dict(doc))
+    saved = await store.put_over(db, doc)
+    await store.put_over(layout.ACCOUNTS_DB, dict(doc))
     return saved
 
 
@@ -67,7 +55,7 @@ async def seed_user(store, account_id: str, user_id: str | None = None, *, first
     if language:
         doc["language"] = language
     layout.stamp(doc, pvt_type="user", db=db)
-    return await _upsert(store, db, doc)
+    return await store.put_over(db, doc)
 
 
 async def seed_device(store, account_id: str, device_id: str | None = None, *, username: str,
@@ -85,4 +73,4 @@ async def seed_device(store, account_id: str, device_id: str | None = None, *, u
     if language:
         doc["language"] = language
     layout.stamp(doc, pvt_type="device", db=db)
-    return await _upsert(store, db, doc)
+    return await store.put_over(db, doc)

@@ -203,6 +203,21 @@ class Store(abc.ABC):
         rev = await self._put(db_name(db), doc)
         return {**doc, "_rev": rev}
 
+    async def put_over(self, db: str, doc: dict) -> dict:
+        """Write ``doc`` over whatever revision is stored (or create it): for seeding and
+        tools, never for a document others may be changing.  Keeps the stored
+        ``pvt_created`` when ``doc`` has none."""
+        doc = {k: v for k, v in doc.items() if k != "_rev"}
+        try:
+            current = await self.get(db, doc["_id"])
+        except NotFound:
+            pass
+        else:
+            doc["_rev"] = current["_rev"]
+            if "pvt_created" in current:
+                doc.setdefault("pvt_created", current["pvt_created"])
+        return await self.put(db, doc)
+
     async def delete(self, db: str, doc_id: str, rev: str) -> str:
         """Delete a document; returns the deletion's revision.  :class:`Conflict` if
         ``rev`` is not current, :class:`NotFound` if there is no such document."""

@@ -27,7 +27,6 @@ from services.messages.validation import Validator
 from services.runtime import Runtime, ServiceContext
 from services.settings import Settings
 from services.store import layout
-from services.store.interface import NotFound
 
 PIN = "1234"
 MAILBOX = "3456"
@@ -74,11 +73,9 @@ class Site:
 
 async def put(store, db: str, doc: dict[str, Any], pvt_type: str) -> dict[str, Any]:
     layout.stamp(doc, pvt_type=pvt_type, db=db)
-    try:
-        doc["_rev"] = (await store.get(db, doc["_id"]))["_rev"]
-    except NotFound:
-        doc.pop("_rev", None)
-    return await store.put(db, doc)
+    stored = await store.put_over(db, doc)
+    doc["_rev"] = stored["_rev"]
+    return stored
 
 
 async def seed_site(store, site: Site) -> Site:

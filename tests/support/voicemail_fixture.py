@@ -56,12 +56,7 @@ async def upsert(store, doc: dict[str, Any]) -> dict[str, Any]:
     if doc.get("pvt_type") == "mailbox_message":
         db = layout.modb_of_doc_id(ACCOUNT, doc["_id"])
         await store.create_db(db)
-    try:
-        current = await store.get(db, doc["_id"])
-        doc = {**doc, "_rev": current["_rev"]}
-    except Exception:
-        doc = {k: v for k, v in doc.items() if k != "_rev"}
-    return await store.put(db, doc)
+    return await store.put_over(db, doc)
 
 
 async def seed(store) -> None:

@@ -171,12 +171,7 @@ async def put_doc(store, db: str, doc: dict) -> dict:
     """Create or replace a document directly in the store (no event)."""
     if not await store.db_exists(db):
         await store.create_db(db)
-    try:
-        current = await store.get(db, doc["_id"])
-        doc = {**doc, "_rev": current["_rev"]}
-    except Exception:
-        doc = {k: v for k, v in doc.items() if k != "_rev"}
-    return await store.put(db, doc)
+    return await store.put_over(db, doc)
 
 
 async def system_doc(store, category: str, **sections: Any) -> dict:

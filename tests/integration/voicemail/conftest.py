@@ -211,14 +211,10 @@ class Ids:
 
 
 async def put_doc(store, db: str, doc: dict, pvt_type: str) -> dict:
-    from services.store.interface import NotFound
     layout.stamp(doc, pvt_type=pvt_type, db=db)
-    try:
-        current = await store.get(db, doc["_id"])
-        doc["_rev"] = current["_rev"]
-    except NotFound:
-        doc.pop("_rev", None)
-    return await store.put(db, doc)
+    stored = await store.put_over(db, doc)
+    doc["_rev"] = stored["_rev"]
+    return stored
 
 
 async def seed_default(store, ids: Ids, *, box: dict | None = None, account: dict | None = None) -> None:
