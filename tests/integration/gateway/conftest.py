@@ -272,6 +272,26 @@ async def gw_bus(amqp_url):
 TEST_MEDIA = {"long": 100.0, "medium": 20.0, "short": 1.0}
 
 
+# what the tests here play (media.md 6.6: the simulator fetches every play through media_req + GET)
+TEST_MEDIA_NAMES = ("long", "medium", "short", "x", "vm-hello")
+TEST_PROMPTS = ("vm-one", "vm-two", "vm-g1", "vm-g2", "vm-queued-one", "vm-queued-two", "vm-x", "medium", "long")
+
+
+@pytest.fixture(autouse=True)
+async def media_server(amqp_url):
+    """The media responder and its /media/ routes on a store holding the system prompts and the test
+    media, so the simulator's plays resolve as they would against voicemail_svc."""
+    from services.store.memory import MemoryStore
+    from testkit.media import MediaServer, seed_system_prompts
+    store = MemoryStore()
+    await seed_system_prompts(store, extra=TEST_MEDIA_NAMES, prompts=TEST_PROMPTS)
+    bus = await make_bus(amqp_url, "media")
+    server = await MediaServer(bus, store).start()
+    yield server
+    await server.stop()
+    await bus.close()
+
+
 @pytest.fixture
 def gateway_config(tmp_path) -> GatewayConfig:
     return GatewayConfig(recording_dir=str(tmp_path / "recordings"), media_seconds=TEST_MEDIA, **FAST)
