@@ -104,7 +104,8 @@ class CallResult:
             "winner": self.winner, "control_queue": self.control_queue, "route_responses": self.route_responses,
             "duration": round(self.duration, 3), "prompts": self.prompts, "digits": self.digits,
             "commands": self.commands, "recordings": self.recordings, "uploads": self.uploads,
-            "media": self.media, "events": self.event_names(), "transcript": self.transcript.to_json(),
+            "media": self.media, "heard": [{"label": h.label, "seconds": round(h.seconds, 4)} for h in self.heard],
+            "events": self.event_names(), "transcript": self.transcript.to_json(),
         }
 
     def __str__(self) -> str:

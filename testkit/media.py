@@ -129,3 +129,21 @@ class MediaServer:
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.stop()
+
+
+async def put_media(store, account_id: str, media_id: str, *, audio: bytes | None = None,
+                    attachment: str | None = None, content_type: str = "audio/wav") -> dict:
+    """An account's media document (a greeting, an uploaded file) with one attachment, played as
+    ``/<account id>/<media id>``; the audio defaults to the 1.5 s placeholder tone."""
+    db = layout.account_db(account_id)
+    await store.create_db(db)
+    name = attachment or f"{media_id}.wav"
+    data = tone() if audio is None else audio
+    doc = {"_id": media_id, "name": media_id, "media_source": "upload", "streamable": True,
+           "_attachments": {name: {"content_type": content_type, "data": _b64(data)}}}
+    try:
+        current = await store.get(db, media_id)
+        doc = {**current, **doc, "_rev": current["_rev"]}
+    except NotFound:
+        pass
+    return await store.put(db, layout.stamp(doc, pvt_type="media", db=db))
