@@ -41,6 +41,7 @@ class Media(Timed):
         self.playing_started = False
         self.fetched: Fetched | None = None
         self._fetch: asyncio.Task | None = None
+        self._buffered: str | None = None    # a terminator pressed while the bytes were being fetched
         if self.app == "tones":
             self.media_name = ""
             self._play(media.tones_seconds(command.get("Tones")))
@@ -88,6 +89,9 @@ class Media(Timed):
             return
         self.fetched = fetched
         self._play(self._seconds(fetched.seconds) if fetched.ok else 0.0)
+        if self._buffered is not None and not self.missing and not self.done:
+            # the key was waiting in the channel: the playback stops as soon as it begins
+            self.stop(f"terminator {self._buffered}")
 
     def _play(self, base: float | None) -> None:
         if self.fetched is not None and not self.fetched.ok:
@@ -121,6 +125,10 @@ class Media(Timed):
     def stop(self, reason: str) -> None:
         if self.done:
             return
+        if not self.playing_started:
+            # the playback was executing, still fetching its bytes: it ends before a sample is heard
+            self.channel.transcript.add("prompt", f"{self.label} (stopped by {reason} while fetching its media)",
+                                        application=self.app, group=self.group, label=self.label, ok=True)
         self.position = self.elapsed()
         self._cancel()
         self.announce_end(interrupted=True, reason=reason)
@@ -131,6 +139,10 @@ class Media(Timed):
             return
         if self.group:
             self.channel.drop_group(self.group)
+        if self._fetch is not None:
+            if self._buffered is None:
+                self._buffered = digit
+            return
         self.stop(f"terminator {digit}")
 
     def on_hangup(self) -> bool:
