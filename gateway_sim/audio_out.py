@@ -3,8 +3,8 @@
 Every media the caller heard (``CallResult.heard``, in order) becomes its simulated length
 of 8 kHz mono 16-bit PCM:
 
-* fetched bytes that are a 16-bit PCM WAV (prompts, greetings, messages, a recording
-  played back): their samples, converted to 8 kHz mono, cut at the length played (a
+* fetched bytes that are a 16-bit PCM WAV (prompts, greetings, messages) and a
+  recording of the call played back (read from its file): their samples, converted to 8 kHz mono, cut at the length played (a
   terminator, the hangup) and padded with silence when the play lasted longer (a
   configured length);
 * ``tones``, ``tone_stream://`` and a failed play: nothing real to play -- tones get a
@@ -56,6 +56,14 @@ def _pcm(data: bytes) -> array.array | None:
     return samples
 
 
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
 def _tone(count: int) -> array.array:
     step = 2 * math.pi * _BEEP_HZ / RATE
     return array.array("h", (int(_AMPLITUDE * math.sin(step * i)) for i in range(count)))
@@ -65,8 +73,11 @@ def segment(heard) -> tuple[array.array, bool]:
     """The samples of one heard media, and whether they came from fetched bytes."""
     count = max(0, round(heard.seconds * RATE))
     fetched = heard.fetched
-    if fetched is not None and fetched.ok and fetched.data:
-        samples = _pcm(fetched.data)
+    data = fetched.data if fetched is not None and fetched.ok else None
+    if fetched is not None and fetched.ok and data is None and fetched.path:
+        data = _read(fetched.path)              # a recording of the call, played back
+    if data:
+        samples = _pcm(data)
         if samples is not None:
             samples = samples[:count]
             if len(samples) < count:

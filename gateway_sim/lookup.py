@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 import aiohttp
 
-from services.bus import Bus
+from services.bus import Bus, BusError
 from services.bus.rpc import ReplyQueue
 from services.logging import bind_call
 from services.media import wav
@@ -53,6 +53,7 @@ class Fetched:
     seconds: float | None = None     # the body's length when it is a WAV file
     data: bytes | None = None        # the bytes, kept only when the gateway writes audio out
     status: int | None = None        # HTTP status of the GET
+    path: str | None = None          # a local recording's file
 
     def describe(self) -> str:
         if not self.ok:
@@ -130,12 +131,17 @@ class MediaLookup:
         body = self._bus.publisher.build(m.MEDIA_REQ, fields, server_id=self._replies.name)
         stream = self._replies.stream(body["Msg-ID"])
         try:
-            await self._bus.publisher.send(m.MEDIA_REQ, body)
+            try:
+                await self._bus.publisher.send(m.MEDIA_REQ, body)
+            except BusError as exc:
+                return None, f"media_req not published: {exc}"
             self.requests += 1
             try:
                 reply = await stream.next(self.timeout)
             except (asyncio.TimeoutError, TimeoutError):
                 return None, f"no reply to media_req in {int(self.timeout * 1000)} ms"
+            except BusError as exc:          # the gateway is stopping
+                return None, f"no reply to media_req: {exc}"
         finally:
             stream.close()
         if isinstance(reply, BaseException):        # pragma: no cover - the stream raises instead

@@ -55,11 +55,8 @@ class Media(Timed):
                 return
             recorded = channel.recordings.recorded_on_call(name, channel.state.call_id)
             if recorded is not None:
-                lookup = getattr(channel, "media_lookup", None)
-                keep = lookup is not None and lookup.keep_audio
                 self.fetched = Fetched(name, "recording", True, size=recorded.size,
-                                       seconds=recorded.length_ms / 1000.0,
-                                       data=_read(recorded.path) if keep else None)
+                                       seconds=recorded.length_ms / 1000.0, path=recorded.path)
                 self._play(self._seconds(self.fetched.seconds))
                 return
             lookup = getattr(channel, "media_lookup", None)
@@ -193,14 +190,6 @@ class Heard:
     fetched: Fetched | None
     seconds: float                 # simulated seconds played
     command: dict[str, Any]
-
-
-def _read(path: str) -> bytes | None:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError:
-        return None
 
 
 class Collect(Media):
