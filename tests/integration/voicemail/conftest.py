@@ -102,18 +102,21 @@ async def vm_bus(amqp_url):
     await bus.close()
 
 
+_MEDIA_STORE: MemoryStore | None = None     # seeded once per run; only read
+
+
 @pytest.fixture
-async def media_server(amqp_url):
+async def media_server(gw_bus):
     """The media responder on a store holding the system prompts: the calls here run no voicemail_svc,
     and the simulator fetches every prompt through media_req + GET (media.md 6.6)."""
+    global _MEDIA_STORE
     from testkit.media import MediaServer, seed_system_prompts
-    store = MemoryStore()
-    await seed_system_prompts(store, extra=tuple(TEST_MEDIA))
-    bus = await make_bus(amqp_url, "media")
-    server = await MediaServer(bus, store).start()
+    if _MEDIA_STORE is None:
+        _MEDIA_STORE = MemoryStore()
+        await seed_system_prompts(_MEDIA_STORE, extra=tuple(TEST_MEDIA))
+    server = await MediaServer(gw_bus, _MEDIA_STORE).start()
     yield server
     await server.stop()
-    await bus.close()
 
 
 @pytest.fixture
