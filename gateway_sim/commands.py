@@ -40,6 +40,11 @@ answer, or start (the call was handed to the app).  Actions: "press" (keys),
 "hangup", "after" (seconds to wait first); "times" (default 1, null = every
 time).  Without a script the caller listens until --timeout.
 
+Every play is resolved as a real gateway does (docs/gateway_sim.md, media):
+a media_req answered by voicemail_svc, then a GET of the Stream-URL; a
+prompt nobody can serve completes with FILE NOT FOUND (seed the prompts with
+`kzvoice prompts seed`).  --audio-out FILE writes what the caller heard.
+
 exit status: 0 the call was connected and ended; 1 rejected (e.g. 604: no
 route_resp, nothing answered the route_req); 2 bad arguments or script;
 3 unknown account or device; 4 broker unreachable; 5 the call failed.
@@ -73,6 +78,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--recording-dir", default=None,
                         help="keep recordings here (default: a temporary directory removed at exit)")
     parser.add_argument("--node", default=None, help="the simulator's node name (default freeswitch-sim-<hex>@host)")
+    parser.add_argument("--audio-out", default=None, metavar="FILE",
+                        help="write what the caller heard (prompts, greetings, beeps, messages, in order) to FILE "
+                             "as one 8 kHz mono 16-bit WAV")
     parser.set_defaults(func=run)
 
 
@@ -121,6 +129,8 @@ async def _call(args: argparse.Namespace) -> int:
         changes["post_hangup_linger"] = args.linger
     if args.node:
         changes["node"] = args.node
+    if args.audio_out:
+        changes["keep_audio"] = True
     config = GatewayConfig().with_(**changes)
     context = ServiceContext(settings)
     gateway = None
@@ -148,6 +158,14 @@ async def _call(args: argparse.Namespace) -> int:
             print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         else:
             print(result)
+        if args.audio_out:
+            from gateway_sim import audio_out
+            try:
+                written = await asyncio.to_thread(audio_out.write, args.audio_out, result.heard)
+            except OSError as exc:
+                raise CommandError(f"cannot write {args.audio_out}: {exc.strerror or exc}", EXIT_FAILED) from None
+            print(f"kzvoice call: wrote {written.seconds:.1f} s of what the caller heard to {args.audio_out}",
+                  file=sys.stderr)
         if result.status == "rejected":
             hint = " (nothing answered the route_req: is callflow_svc running?)" if result.reject_code == "604" \
                 and not result.route_responses else ""

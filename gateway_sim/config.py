@@ -46,6 +46,12 @@ class GatewayConfig:
     media_seconds: Mapping[str, float] = field(default_factory=dict)
     # prompt ids / media names that do not exist: they complete at once with FILE NOT FOUND (bus.md 5.1)
     missing_media: frozenset[str] = frozenset()
+    # real seconds to wait for the reply to a media_req (media.md 2.2: ecallmgr's 2000 ms)
+    media_timeout: float = 2.0
+    # real seconds for one GET of a Stream-URL or an http(s):// Media-Name
+    media_http_timeout: float = 10.0
+    # keep the bytes of every fetched media in the call's result (to write what the caller heard)
+    keep_audio: bool = False
     # simulated seconds between two keys a scripted caller types
     dtmf_gap: float = 0.15
     # DTMF-Duration reported on DTMF events (ms)

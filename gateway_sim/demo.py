@@ -81,6 +81,31 @@ async def seed(store) -> None:
                   flow={"module": "voicemail", "data": {"action": "check"}}),
     ):
         await _upsert(store, db, layout.stamp(doc, pvt_type="callflow", db=db))
+    await seed_media(store)
+
+
+# the demo's own recordings, played as /system_media/<id> (old-style system media, media.md 4.2)
+DEMO_MEDIA = {"demo-welcome": "Welcome to the kzvoice demo. Goodbye.",
+              "demo-edited-greeting": "This greeting was edited a moment ago. Goodbye."}
+
+
+async def seed_media(store) -> None:
+    """What the gateway simulator asks voicemail_svc for (media.md 6.6, 6.7): every system prompt
+    (``kzvoice prompts seed``: speech where espeak-ng is installed, else a tone) and the demo's own
+    two recordings."""
+    from services.media.names import SYSTEM_MEDIA
+    from services.media.seeding import PromptVoice, seed_prompts
+    from services.store import layout
+    import base64
+    voice = PromptVoice()
+    await seed_prompts(store, voice=voice)
+    for media_id, words in DEMO_MEDIA.items():
+        audio = await voice.audio(words, language="en-us")
+        doc = {"_id": media_id, "name": media_id, "media_source": "upload", "streamable": True,
+               "description": words,
+               "_attachments": {f"{media_id}.wav": {"content_type": "audio/wav",
+                                                    "data": base64.b64encode(audio).decode("ascii")}}}
+        await _upsert(store, SYSTEM_MEDIA, layout.stamp(doc, pvt_type="media", db=SYSTEM_MEDIA))
 
 
 async def _upsert(store, db: str, doc: dict[str, Any]) -> dict[str, Any]:
@@ -112,7 +137,9 @@ def _settings_for_demo(env: dict[str, str], workdir: str):
     return Settings.from_env(overrides)
 
 
-async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print) -> int:
+async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print,
+                   audio_out: str | None = None) -> int:
+    """``audio_out``: a file to write what the callers heard, every call in turn, as one WAV."""
     from gateway_sim.config import GatewayConfig
     from gateway_sim.gateway import Gateway
     from gateway_sim.scripts import Script
@@ -138,8 +165,9 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
     try:
         gateway_bus = await runtime.context.bus("freeswitch")
         gateway = Gateway(gateway_bus, store, GatewayConfig(time_scale=time_scale, route_timeout=2.75,
-                                                           max_call_seconds=30))
+                                                           max_call_seconds=30, keep_audio=bool(audio_out)))
         await gateway.start()
+        heard: list[Any] = []            # what the callers heard, call after call (--audio-out)
         operator = await runtime.context.bus("kzvoice-cli")
         replies = await operator.reply_queue("demo-operator")
         mwi_seen: list[dict[str, Any]] = []
@@ -185,6 +213,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
         async def call(title: str, dial: str, script: Script | None = None, device: str = DEVICE) -> None:
             say(f"\n== call: {title} (dials {dial})")
             result = await gateway.place_call(account_id=ACCOUNT, device_id=device, dial=dial, script=script)
+            heard.extend(result.heard)
             if as_json:
                 report.add(title, result.to_json())
             else:
@@ -227,6 +256,10 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
         # 4. nobody routes this number
         await call("a number with no callflow", "5555")
         report.add("mwi", mwi_seen)
+        if audio_out:
+            from gateway_sim import audio_out as writer
+            written = await asyncio.to_thread(writer.write, audio_out, heard)
+            say(f"\nwhat the callers heard: {written.seconds:.1f} s in {audio_out}")
     finally:
         if gateway is not None:
             await gateway.stop()
@@ -246,6 +279,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--time-scale", type=float, default=0.05,
                         help="real seconds per simulated second of media (default 0.05; 1 = real time)")
+    parser.add_argument("--audio-out", default=None, metavar="FILE",
+                        help="write what the callers heard (prompts, greetings, beeps, messages, call after call) "
+                             "to FILE as one 8 kHz mono 16-bit WAV")
     parser.set_defaults(func=_main)
 
 
@@ -258,4 +294,4 @@ def _main(args: argparse.Namespace) -> int:
         print(f"kzvoice: {exc}")
         return 2
     configure("warning" if level == "info" else level, "text")
-    return asyncio.run(run_demo(as_json=args.json, time_scale=args.time_scale))
+    return asyncio.run(run_demo(as_json=args.json, time_scale=args.time_scale, audio_out=args.audio_out))

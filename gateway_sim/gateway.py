@@ -37,6 +37,7 @@ from services.messages.spec import Message
 
 from gateway_sim import media
 from gateway_sim.config import GatewayConfig
+from gateway_sim.lookup import MediaLookup
 from gateway_sim.channel import CallState, CommandQueue, Outbox
 from gateway_sim.routing import (Endpoint, EndpointError, build_route_req, collect_route_responses, deferred,
                                  new_call_id, new_fetch_id, resolve_endpoint)
@@ -71,10 +72,19 @@ class CallResult:
     recordings: list[dict[str, Any]] = field(default_factory=list)
     uploads: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # per play that needed bytes (media.md 6.6): label, media_name, via, ok, bytes, reason, ...
+    media: list[dict[str, Any]] = field(default_factory=list)
+    # what the caller heard, in order (gateway_sim.audio_out writes it as one WAV)
+    heard: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.status == "completed"
+
+    @property
+    def not_found(self) -> list[dict[str, Any]]:
+        """The plays that ended in FILE NOT FOUND, with their reasons."""
+        return [entry for entry in self.media if not entry.get("ok")]
 
     def event_names(self) -> list[str]:
         return [e["Event-Name"] for e in self.events]
@@ -94,6 +104,7 @@ class CallResult:
             "winner": self.winner, "control_queue": self.control_queue, "route_responses": self.route_responses,
             "duration": round(self.duration, 3), "prompts": self.prompts, "digits": self.digits,
             "commands": self.commands, "recordings": self.recordings, "uploads": self.uploads,
+            "media": self.media, "heard": [{"label": h.label, "seconds": round(h.seconds, 4)} for h in self.heard],
             "events": self.event_names(), "transcript": self.transcript.to_json(),
         }
 
@@ -160,6 +171,7 @@ class Gateway:
         self._routes = None
         self._switch: SwitchCommands | None = None
         self._session: aiohttp.ClientSession | None = None
+        self.media_lookup: MediaLookup | None = None
         self._tmpdir: str | None = None
         self.started = False
 
@@ -178,6 +190,9 @@ class Gateway:
             self._tmpdir = directory = tempfile.mkdtemp(prefix="kzvoice-recordings-")
         self.recordings = media.Recordings(directory)
         self._session = aiohttp.ClientSession()
+        self.media_lookup = await MediaLookup(self.bus, self._session, timeout=self.config.media_timeout,
+                                              http_timeout=self.config.media_http_timeout,
+                                              keep_audio=self.config.keep_audio).start()
         self._routes = await self.bus.reply_queue("gw-route")
         self._switch = await SwitchCommands(self.bus, self.node, self.recordings, self._upload,
                                             calls=self.calls).start()
@@ -199,6 +214,8 @@ class Gateway:
             await self._switch.stop(upload_timeout=self.config.upload_timeout)
         if self._routes is not None:
             await self._routes.close()
+        if self.media_lookup is not None:
+            await self.media_lookup.stop()
         if self._session is not None:
             await self._session.close()
         if self._tmpdir is not None:
@@ -316,7 +333,8 @@ class Gateway:
         outbox = Outbox(self._publish, name=call.call_id)
         assert self.recordings is not None and self._session is not None
         control = CommandQueue(state, config=config, emit=outbox.put, parse=self.bus.validator.parse,
-                              recordings=self.recordings, uploader=self._upload, transcript=transcript)
+                              recordings=self.recordings, uploader=self._upload, transcript=transcript,
+                              media_lookup=self.media_lookup)
         call.control = control
 
         queue = unique_queue_name("gw-ctl")
@@ -367,13 +385,14 @@ class Gateway:
         return CallResult(
             call.call_id, "completed", transcript, hangup_cause=state.hangup_cause, hung_up_by=state.hung_up_by,
             winner=winner_info, control_queue=call.control_queue, route_responses=responses,
-            prompts=[s.text for s in transcript.of_kind("prompt")],
+            prompts=[str(s.data.get("label", s.text)) for s in transcript.of_kind("prompt")],
             digits="".join(str(s.data.get("digit", "")) for s in transcript.of_kind("digits")),
             commands=[str(s.data["application"]) for s in transcript.of_kind("command") if "application" in s.data],
             recordings=[{"path": info.path, "media_name": info.media_name, "length_ms": info.length_ms,
                          "size": info.size} for info in (self.recordings or []) if info.call_id == call.call_id],
             uploads=[{"text": s.text, **s.data} for s in transcript.of_kind("upload")],
-            events=list(control.events))
+            events=list(control.events), media=[dict(s.data) for s in transcript.of_kind("media")],
+            heard=list(control.heard))
 
     # -- bus handlers --------------------------------------------------------------------
 

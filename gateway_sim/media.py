@@ -72,12 +72,24 @@ def media_label(application: str, command: Mapping[str, Any]) -> str:
     return application
 
 
-def media_seconds(label: str, media_name: str, *, default: float, overrides: Mapping[str, float]) -> float:
-    """Simulated duration of one media: an override by label or full name, the length a
-    ``silence_stream://<ms>`` names, else ``default``."""
+def configured_seconds(label: str, media_name: str, overrides: Mapping[str, float]) -> float | None:
+    """A test-configured length of one media (by label or full name), else None."""
     for key in (label, media_name):
         if key in overrides:
             return float(overrides[key])
+    return None
+
+
+def media_seconds(label: str, media_name: str, *, default: float, overrides: Mapping[str, float],
+                  body_seconds: float | None = None) -> float:
+    """Simulated duration of one media (media.md 6.6 rule 6): an override by label or full
+    name wins; else the fetched body's own length (a WAV file's frames / rate); else the
+    length a ``silence_stream://<ms>`` names; else ``default``."""
+    configured = configured_seconds(label, media_name, overrides)
+    if configured is not None:
+        return configured
+    if body_seconds is not None:
+        return body_seconds
     if media_name.startswith("silence_stream://"):
         raw = media_name[len("silence_stream://"):].split(",")[0]
         if raw.isdigit():
@@ -179,6 +191,15 @@ class Recordings:
 
     def add(self, info: RecordingInfo) -> None:
         self._by_name[os.path.basename(info.path)] = info
+
+    def recorded_on_call(self, media_name: str, call_id: str) -> RecordingInfo | None:
+        """The latest recording the call made under ``media_name`` (media.md 2.3: ecallmgr plays
+        such a name from the local file), or None."""
+        found = None
+        for info in self._by_name.values():
+            if info.call_id == call_id and info.media_name == media_name and os.path.exists(info.path):
+                found = info
+        return found
 
     def path_for(self, file_name: str) -> Path | None:
         """The recorded file whose base name is the base name of ``file_name`` (``/tmp/<name>``)."""

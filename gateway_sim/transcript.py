@@ -5,6 +5,8 @@ Every step has a kind:
 ========== ==========================================================
 route      route_req sent, route_resps received, the winner, route_win
 command    a call command received (with its Insert-At)
+media      where a play's bytes came from: media_req + GET, a URL, a local recording;
+           the byte count, or why it failed (FILE NOT FOUND)
 prompt     a media started playing (prompt id, tts text, say text, tones)
 digits     keys the caller pressed
 record     a recording started or stopped
@@ -26,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-KINDS = ("route", "command", "prompt", "digits", "record", "event", "error", "upload", "caller", "result")
+KINDS = ("route", "command", "media", "prompt", "digits", "record", "event", "error", "upload", "caller", "result")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ async def seed(store, boxes: int) -> None:
     docs = [box_doc(i, db) for i in range(boxes)]
     for start in range(0, len(docs), 500):
         await store.bulk_put(db, docs[start:start + 500])
+    # the gateway simulator fetches every prompt through media_req + GET (media.md 6.6)
+    from testkit.media import seed_system_prompts
+    await seed_system_prompts(store)
 
 
 async def seed_check(store, first: int, count: int, seed_value: int) -> dict[str, list[list]]:

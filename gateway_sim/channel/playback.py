@@ -7,15 +7,26 @@ terminator keys stop them, ``playstop`` stops every one, ``playseek`` moves a pl
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from gateway_sim import media
 from gateway_sim.channel.execution import Timed, is_true, number, terminators_of
+from gateway_sim.lookup import Fetched, needs_fetch
+
+log = logging.getLogger(__name__)
 
 
 class Media(Timed):
-    """play, tts, say, tones (and the playback part of play_and_collect_digits)."""
+    """play, tts, say, tones (and the playback part of play_and_collect_digits).
+
+    A ``play`` whose name needs bytes (media.md 6.6) first fetches them through the
+    gateway's :class:`~gateway_sim.lookup.MediaLookup` (media_req + GET, or one GET of a
+    URL); the prompt starts when they are there.  A name recorded earlier on the call
+    plays the recording.  A failure plays nothing and completes with ``FILE NOT FOUND``.
+    """
 
     is_media = True
 
@@ -27,23 +38,82 @@ class Media(Timed):
         self.terminators = terminators_of(command)
         self.group = command.get("Group-ID") or None
         self.missing = False
+        self.playing_started = False
+        self.fetched: Fetched | None = None
+        self._fetch: asyncio.Task | None = None
+        self._buffered: str | None = None    # a terminator pressed while the bytes were being fetched
         if self.app == "tones":
-            base: float | None = media.tones_seconds(command.get("Tones"))
-        else:
-            media_name = str(command.get("Media-Name") or command.get("Text") or command.get("Say-Text") or "")
-            default = {"tts": config.tts_seconds, "say": config.say_seconds}.get(self.app, config.prompt_seconds)
-            base = media.media_seconds(self.label, media_name, default=default, overrides=config.media_seconds)
-            if self.app == "play" and (self.label in config.missing_media or media_name in config.missing_media):
-                self.missing = True
-                base = 0.0
+            self.media_name = ""
+            self._play(media.tones_seconds(command.get("Tones")))
+            return
+        self.media_name = name = str(command.get("Media-Name") or command.get("Text") or command.get("Say-Text")
+                                     or "")
+        if self.app in ("play", "play_and_collect_digits"):
+            if self.label in config.missing_media or name in config.missing_media:
+                self.fetched = Fetched(name, "configured", False, reason="configured as missing")
+                self._play(0.0)
+                return
+            recorded = channel.recordings.recorded_on_call(name, channel.state.call_id)
+            if recorded is not None:
+                self.fetched = Fetched(name, "recording", True, size=recorded.size,
+                                       seconds=recorded.length_ms / 1000.0, path=recorded.path)
+                self._play(self._seconds(self.fetched.seconds))
+                return
+            lookup = getattr(channel, "media_lookup", None)
+            if lookup is not None and needs_fetch(name):
+                self._fetch = asyncio.get_running_loop().create_task(self._fetch_then_play(lookup),
+                                                                     name=f"media-{channel.state.call_id}")
+                return
+        self._play(self._seconds(None))
+
+    def _seconds(self, body_seconds: float | None) -> float:
+        config = self.channel.config
+        default = {"tts": config.tts_seconds, "say": config.say_seconds}.get(self.app, config.prompt_seconds)
+        return media.media_seconds(self.label, self.media_name, default=default, overrides=config.media_seconds,
+                                   body_seconds=body_seconds)
+
+    async def _fetch_then_play(self, lookup) -> None:
+        name = self.media_name
+        try:
+            fetched = await lookup.fetch(name, call_id=self.channel.state.call_id, command=self.command)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:   # never leave the queue waiting on a play
+            log.exception("fetching media %s failed", name)
+            fetched = Fetched(name, "media_req", False, reason=f"{type(exc).__name__}: {exc}")
+        self._fetch = None
+        if self.done:
+            return
+        self.fetched = fetched
+        self._play(self._seconds(fetched.seconds) if fetched.ok else 0.0)
+        if self._buffered is not None and not self.missing and not self.done:
+            # the key was waiting in the channel: the playback stops as soon as it begins
+            self.stop(f"terminator {self._buffered}")
+
+    def _play(self, base: float | None) -> None:
+        if self.fetched is not None and not self.fetched.ok:
+            self.missing = True
+            base = 0.0
         if not self.missing:
-            if is_true(command.get("Endless-Playback")):
+            if is_true(self.command.get("Endless-Playback")):
                 base = None
             elif base is not None:
-                base *= max(1, int(number(command.get("Loop-Count"), 1)))
+                base *= max(1, int(number(self.command.get("Loop-Count"), 1)))
         self.total = base
+        self.playing_started = True
         self.announce_start()
         self._arm()
+
+    def _cancel(self) -> None:
+        super()._cancel()
+        if self._fetch is not None:
+            self._fetch.cancel()
+            self._fetch = None
+
+    def elapsed(self) -> float:
+        if not self.playing_started:
+            return self.position
+        return super().elapsed()
 
     def natural_end(self) -> dict[str, Any]:
         self.announce_end(interrupted=False)
@@ -52,6 +122,10 @@ class Media(Timed):
     def stop(self, reason: str) -> None:
         if self.done:
             return
+        if not self.playing_started:
+            # the playback was executing, still fetching its bytes: it ends before a sample is heard
+            self.channel.transcript.add("prompt", f"{self.label} (stopped by {reason} while fetching its media)",
+                                        application=self.app, group=self.group, label=self.label, ok=True)
         self.position = self.elapsed()
         self._cancel()
         self.announce_end(interrupted=True, reason=reason)
@@ -62,29 +136,60 @@ class Media(Timed):
             return
         if self.group:
             self.channel.drop_group(self.group)
+        if self._fetch is not None:
+            if self._buffered is None:
+                self._buffered = digit
+            return
         self.stop(f"terminator {digit}")
 
     def on_hangup(self) -> bool:
+        self.position = self.elapsed()
         self.announce_end(interrupted=True, reason="hangup")
         return super().on_hangup()
 
     def announce_start(self) -> None:
         """The prompt begins: a transcript line, and the scripted caller hears it."""
-        self.channel.transcript.add("prompt", self.label + (" (missing: FILE NOT FOUND)" if self.missing else ""),
-                                    application=self.app, group=self.group)
+        fetched = self.fetched
+        transcript = self.channel.transcript
+        if fetched is not None and fetched.via not in ("literal", "configured"):
+            transcript.add("media", f"{self.label}: {fetched.describe()}", label=self.label, **fetched.to_json())
+        suffix = ""
+        if self.missing:
+            suffix = f" (missing: FILE NOT FOUND: {fetched.reason})" if fetched is not None else \
+                " (missing: FILE NOT FOUND)"
+        transcript.add("prompt", self.label + suffix, application=self.app, group=self.group, label=self.label,
+                       ok=not self.missing)
         self.channel.signal("media_start", self)
 
     def announce_end(self, *, interrupted: bool, reason: str | None = None) -> None:
+        if not self.playing_started:
+            return                  # stopped while its bytes were still being fetched: nothing was heard
+        played = self.position if interrupted else (self.total or 0.0)
+        heard = getattr(self.channel, "heard", None)
+        if heard is not None:
+            heard.append(Heard(self.app, self.label, self.media_name, self.fetched, played, self.command))
         self.channel.signal("media_end", (self, interrupted, reason))
 
     def seek(self, direction: str, ms: float) -> None:
-        if self.done or self.total is None:
+        if self.done or self.total is None or not self.playing_started:
             return
         self._cancel()
         now = self.elapsed()
         delta = ms / 1000.0
         self.position = max(0.0, now - delta) if direction == "rewind" else min(self.total, now + delta)
         self._arm()
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One media the caller heard, for the audio written out (``gateway_sim.audio_out``)."""
+
+    app: str
+    label: str
+    media_name: str
+    fetched: Fetched | None
+    seconds: float                 # simulated seconds played
+    command: dict[str, Any]
 
 
 class Collect(Media):

@@ -40,10 +40,11 @@ from typing import Any, Callable, Mapping
 from gateway_sim import media
 from gateway_sim.channel.describe import describe_command, describe_event
 from gateway_sim.channel.execution import Execution, Immediate, Pending, Sleep, Uploader, number
-from gateway_sim.channel.playback import Collect, Media
+from gateway_sim.channel.playback import Collect, Heard, Media
 from gateway_sim.channel.recording import Record, Upload
 from gateway_sim.channel.state import EVENT_APP_NAME, EVENT_APP_VERSION, HANGUP_CODES, CallState, event_msg_id
 from gateway_sim.config import GatewayConfig
+from gateway_sim.lookup import MediaLookup
 from gateway_sim.transcript import Transcript
 from services.messages import catalogue as m
 from services.messages.errors import InvalidMessage
@@ -72,16 +73,13 @@ _EXECUTIONS: dict[str, type[Execution]] = {
 Signal = Callable[[str, Any], None]
 
 
-Signal = Callable[[str, Any], None]
-
-
 class CommandQueue:
     """The gateway side of one call: its command queue and everything it emits (the ``Channel``
     its running commands use)."""
 
     def __init__(self, state: CallState, *, config: GatewayConfig, emit: Callable[[MessageSpec, dict], None],
                  parse: Callable[[dict], Any], recordings: media.Recordings,
-                 uploader: Uploader, transcript: Transcript) -> None:
+                 uploader: Uploader, transcript: Transcript, media_lookup: MediaLookup | None = None) -> None:
         self.state = state
         self.config = config
         self._emit = emit
@@ -89,6 +87,9 @@ class CommandQueue:
         self.recordings = recordings
         self.uploader = uploader
         self.transcript = transcript
+        # media.md 6.6: where plays get their bytes; None plays every name by its configured length
+        self.media_lookup = media_lookup
+        self.heard: list[Heard] = []                 # media the caller heard, in order
         self.queue: deque[Pending] = deque()
         self.current: Execution | None = None
         self.parallel: list[Execution] = []

@@ -100,6 +100,9 @@ async def seed_site(store, site: Site) -> Site:
                   "children": {"_": hangup}}},
     ):
         await put(store, site.db, doc, "callflow")
+    # what the simulator fetches through media_req + GET (media.md 6.6): the prompts and the site's media
+    from testkit.media import seed_system_prompts
+    await seed_system_prompts(store, extra=(f"{site.tag}-welcome", f"{site.tag}-pattern"))
     return site
 
 

@@ -275,6 +275,7 @@ class Env:
         self.vm: Tap | None = None
         self._gq: Tap | None = None
         self._cq: Tap | None = None
+        self.media = None                   # testkit.media.MediaServer
 
     async def start(self, *, vm: bool = True, **gateway_options: Any) -> "Env":
         from callflow_svc.app import build as build_callflow
@@ -296,6 +297,11 @@ class Env:
         self.events = await Tap(transport, "call-events").open([(CALLEVT, "call.#")])
         if vm:
             self.vm = await Tap(transport, "vm").open([(KAPPS, "callflow.action.voicemail")])
+        # the simulator fetches every play through media_req + GET (media.md 6.6): the media responder
+        # voicemail_svc would host, on this store with the system prompts seeded
+        from testkit.media import MediaServer, seed_system_prompts
+        await seed_system_prompts(self.store)
+        self.media = await MediaServer(await self.context.bus("media"), self.store).start()
         gateway_bus = await self.context.bus("freeswitch")
         self.wiretap = Wiretap(gateway_bus.transport)
         config = GatewayConfig(**{**FAST, **gateway_options})
@@ -316,6 +322,8 @@ class Env:
                 await asyncio.sleep(0.02)
         for gateway in gateways:
             await gateway.stop()
+        if self.media is not None:
+            await self.media.stop()
         for service in reversed(self.services):
             await service.stop(2.0)
         if self.context is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from services.messages import catalogue
+from testkit.media import put_media, seed_system_prompts
 from tests.integration.callflow.harness import ACCOUNT, ACCOUNT_DB, callflow_doc, put
 
 pytestmark = pytest.mark.integration
@@ -77,6 +78,7 @@ async def test_hangup_module_sends_exactly_one_hangup(cf):
     """Not two (KAZOO usually sends a second, callflow.md 3.7): the flow's own hangup ends it, even when
     the gateway has not hung up yet because the hangup waits behind media still playing."""
     flow = {"module": "voicemail", "data": {"action": "check"}, "children": {"_": {"module": "hangup", "data": {}}}}
+    await seed_system_prompts(cf.store, extra=("vm-goodbye",))          # played as /system_media/vm-goodbye
     call = await run(cf, flow, media_seconds={"vm-goodbye": 50.0})        # 0.5 s real
     execute = await cf.execute()
     # VM (the voicemail service's role) says goodbye on the call, then lets the flow continue
@@ -93,6 +95,7 @@ async def test_hangup_module_sends_exactly_one_hangup(cf):
 
 async def test_cf_075_play(cf):
     # greet1 plays 50 simulated s (0.5 s real): long enough to tell waiting for the noop from not
+    await put_media(cf.store, ACCOUNT, "greet1")       # the gateway fetches it (media_req + GET)
     call = await run(cf, {"module": "play", "data": {"id": "greet1"}}, media_seconds={"greet1": 50.0})
     assert (await cf.command(call))["Application-Name"] == "answer"
     queue = await cf.command(call, "queue")

@@ -6,16 +6,19 @@ import json
 import os
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_demo_runs_on_the_in_process_bus_and_shows_each_step():
+def test_demo_runs_on_the_in_process_bus_and_shows_each_step(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KZ_")}
     env["PYTHONPATH"] = str(ROOT)
+    audio = tmp_path / "heard.wav"
     # an unreachable broker address: the demo must not need one
-    done = subprocess.run([sys.executable, "-m", "services.cli", "demo", "--json", "--time-scale", "0.02"],
+    done = subprocess.run([sys.executable, "-m", "services.cli", "demo", "--json", "--time-scale", "0.02",
+                           "--audio-out", str(audio)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     sections = {s["title"]: s["result"] for s in json.loads(done.stdout)}
@@ -42,3 +45,21 @@ def test_demo_runs_on_the_in_process_bus_and_shows_each_step():
     lamps = sections["mwi"]
     assert lamps[0] == {"to": "1000@demo.kzvoice.example", "new": 1, "saved": 0, "blf": "*981000"}
     assert lamps[-1]["new"] == 0 and lamps[-1]["saved"] == 1
+
+    # every play resolved through media_req + GET (media.md 6.6): prompts, greetings, the message
+    calls = {title: body for title, body in sections.items() if isinstance(body, dict) and "media" in body}
+    for title, body in calls.items():
+        assert [m for m in body["media"] if not m["ok"]] == [], title
+        assert not any("FILE NOT FOUND" in step["text"] for step in body["transcript"]), title
+    message = [m for m in calls["Ann checks her voicemail with *97 and hears the message"]["media"]
+               if m["via"] == "url"]
+    assert len(message) == 1 and message[0]["bytes"] == left["recordings"][0]["size"]
+
+    # --audio-out: one 8 kHz mono 16-bit WAV as long as everything the callers heard
+    with wave.open(str(audio), "rb") as reader:
+        assert (reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) == (8000, 1, 2)
+        seconds = reader.getnframes() / 8000
+        first = reader.readframes(800)
+    heard = sum(h["seconds"] for body in calls.values() for h in body["heard"])
+    assert heard > 10 and abs(seconds - heard) < 0.01 * len(calls) + 0.01
+    assert any(first[i:i + 2] != b"\0\0" for i in range(0, len(first), 2))    # demo-welcome's samples, not silence

@@ -272,6 +272,29 @@ async def gw_bus(amqp_url):
 TEST_MEDIA = {"long": 100.0, "medium": 20.0, "short": 1.0}
 
 
+# what the tests here play (media.md 6.6: the simulator fetches every play through media_req + GET)
+TEST_MEDIA_NAMES = ("long", "medium", "short", "x", "vm-hello")
+TEST_PROMPTS = ("vm-one", "vm-two", "vm-g1", "vm-g2", "vm-queued-one", "vm-queued-two", "vm-x", "medium", "long")
+
+
+_MEDIA_STORE = None       # seeded once per run: the tests only read it (or add names of their own)
+
+
+@pytest.fixture(autouse=True)
+async def media_server(gw_bus):
+    """The media responder and its /media/ routes on a store holding the system prompts and the test
+    media, so the simulator's plays resolve as they would against voicemail_svc."""
+    global _MEDIA_STORE
+    from services.store.memory import MemoryStore
+    from testkit.media import MediaServer, seed_system_prompts
+    if _MEDIA_STORE is None:
+        _MEDIA_STORE = MemoryStore()
+        await seed_system_prompts(_MEDIA_STORE, extra=TEST_MEDIA_NAMES, prompts=TEST_PROMPTS)
+    server = await MediaServer(gw_bus, _MEDIA_STORE).start()
+    yield server
+    await server.stop()
+
+
 @pytest.fixture
 def gateway_config(tmp_path) -> GatewayConfig:
     return GatewayConfig(recording_dir=str(tmp_path / "recordings"), media_seconds=TEST_MEDIA, **FAST)

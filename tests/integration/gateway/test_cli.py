@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import secrets
 import sys
+import wave
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from gateway_sim import seed_account, seed_device, seed_user
 from services.cli import main
 from services.store import open_store
+from testkit.media import tone
 from tests.integration.gateway.conftest import AppCall, noop, play, ALL_KEYS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -50,14 +53,15 @@ async def serve_one_call(app_call: AppCall) -> str:
     return digits
 
 
-async def test_cli_call_runs_a_scripted_call_and_prints_its_transcript(amqp_url, app, account_id, seeded):
+async def test_cli_call_runs_a_scripted_call_and_prints_its_transcript(amqp_url, app, account_id, seeded, tmp_path):
     store_url, device_id = seeded
+    heard = tmp_path / "heard.wav"
     script = json.dumps({"steps": [{"on": "prompt", "name": "vm-enter_pass", "press": "1234#"},
                                    {"on": "prompt", "name": "vm-goodbye", "hangup": True}]})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "services.cli", "call", "--account", account_id, "--device", device_id,
         "--dial", "*97", "--script", script, "--json", "--time-scale", "0.01", "--linger", "0.1",
-        cwd=REPO, env=cli_env(amqp_url, store_url), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "--audio-out", str(heard), cwd=REPO, env=cli_env(amqp_url, store_url), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     app_call = await app.next_call(timeout=15)
     digits = await serve_one_call(app_call)
     stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
@@ -67,6 +71,18 @@ async def test_cli_call_runs_a_scripted_call_and_prints_its_transcript(amqp_url,
     assert result["status"] == "completed" and result["hung_up_by"] == "caller"
     assert result["prompts"] == ["vm-enter_pass", "vm-goodbye"] and result["digits"] == "1234#"
     assert any(step["kind"] == "command" and step["text"].startswith("queue") for step in result["transcript"])
+    # both prompts came from the media responder (media_req + GET) ...
+    placeholder = tone()
+    assert [(m["label"], m["via"], m["ok"], m["bytes"]) for m in result["media"]] == \
+        [("vm-enter_pass", "media_req", True, len(placeholder)), ("vm-goodbye", "media_req", True, len(placeholder))]
+    # ... and --audio-out holds their samples, one after the other
+    with wave.open(str(heard), "rb") as reader:
+        assert (reader.getframerate(), reader.getnchannels(), reader.getsampwidth()) == (8000, 1, 2)
+        written = reader.readframes(reader.getnframes())
+    with wave.open(io.BytesIO(placeholder), "rb") as reader:
+        samples = reader.readframes(reader.getnframes())
+    assert written == samples + samples
+    assert "wrote 3.0 s" in stderr.decode()
     req = app_call.route_req
     assert req["Custom-Channel-Vars"]["Authorizing-ID"] == device_id
     assert req["Caller-ID-Number"] == "2001" and req["Request"] == "*97@cli.example.com"

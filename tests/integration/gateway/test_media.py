@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import base64
 import os
 import secrets
 import time
@@ -130,19 +131,37 @@ async def test_8_2_flush_stops_a_sleep_and_parallel_media(connected):
 
 # ---- 5.1 media names ---------------------------------------------------------------------
 
-async def test_5_1_every_media_name_form_is_accepted(connected, account_id):
+async def test_5_1_every_media_name_form_is_accepted(connected, account_id, media_server):
+    """Every form completes normally; what the media server holds plays (media_req + GET, or one GET of
+    a URL), names played as they are play, and what cannot be resolved (tts:// is not served by
+    kzvoice: unsupported_tts) completes with FILE NOT FOUND (media.md 6.6)."""
+    from testkit.media import seed_system_prompts, tone
+    from services.store import layout
+    store = media_server.store
+    await seed_system_prompts(store, extra=("vm-you_have", "plain-media-id"))
+    account_db = layout.account_db(account_id)
+    await store.create_db(account_db)
+    await store.put(account_db, layout.stamp({"_id": "greeting-media-id", "name": "greeting",
+                                              "_attachments": {"greeting.wav": {
+                                                  "content_type": "audio/wav",
+                                                  "data": base64.b64encode(tone(0.5)).decode()}}},
+                                             pvt_type="media", db=account_db))
+    url = media_server.endpoint.url_for("system_media", "plain-media-id", "plain-media-id.wav")
     call, app_call = connected
     names = [f"prompt://{account_id}/vm-enter_pass/en-us", "prompt://system_media/vm-goodbye/en-us",
              "/system_media/vm-you_have", f"/{account_id}/greeting-media-id", "plain-media-id",
-             "tts://hello there", "http://media.example.com/a.mp3", "silence_stream://50",
+             "tts://hello there", url, "silence_stream://50",
              "tone_stream://%(500,100,440)", "local_stream://moh", "shout://radio.example.com/x.mp3"]
     marker = noop()
     await app_call.queue([marker] + [{"Application-Name": "play", "Media-Name": n} for n in reversed(names)])
     await app_call.wait_for(completes("noop", marker["Msg-ID"]))
     played = app_call.find(completes("play"))
     assert [p["Raw-Application-Data"] for p in played] == names
-    assert all(p["Application-Response"] == "FILE PLAYED" for p in played)
+    responses = {p["Raw-Application-Data"]: p["Application-Response"] for p in played}
+    assert responses.pop("tts://hello there") == "FILE NOT FOUND"
+    assert set(responses.values()) == {"FILE PLAYED"}, responses
     assert call.transcript.texts("prompt")[:3] == ["vm-enter_pass", "vm-goodbye", "vm-you_have"]
+    assert not app_call.find("dialplan")
 
 
 async def test_5_1_missing_media_completes_normally_with_file_not_found(gw_bus, gateway_config, app, endpoint):

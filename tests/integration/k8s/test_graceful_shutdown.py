@@ -69,6 +69,8 @@ async def store_file(tmp_path):
         await store.init_db()
         await seed_default(store, ids)
         await set_system_config(store, "call_command", dict(FAST_CALL_COMMAND))
+        from testkit.media import seed_system_prompts
+        await seed_system_prompts(store, extra=tuple(TEST_MEDIA))    # fetched by the simulator (media.md 6.6)
     return url, ids
 
 

@@ -75,9 +75,11 @@ async def test_a_device_reaches_its_own_account_and_none_of_b_by_number_or_patte
     theirs = await gw.place_call(endpoint=b.endpoint(), dial=B_ONLY_NUMBER)      # B's own device: reachable
     assert theirs.ok and theirs.prompts == ["bravo-secret"]
 
-    for dial in (B_ONLY_NUMBER, "*551", "*55", f"{B_ONLY_NUMBER}@{b.realm}", f"+{B_ONLY_NUMBER}",
-                 b.account, b.cf_welcome, b.box, "no_match", "*"):
-        result = await gw.place_call(endpoint=a.endpoint(), dial=dial)
+    # every probe waits out the gateway's whole route timeout: they run side by side
+    dials = (B_ONLY_NUMBER, "*551", "*55", f"{B_ONLY_NUMBER}@{b.realm}", f"+{B_ONLY_NUMBER}",
+             b.account, b.cf_welcome, b.box, "no_match", "*")
+    results = await asyncio.gather(*(gw.place_call(endpoint=a.endpoint(), dial=dial) for dial in dials))
+    for dial, result in zip(dials, results):
         assert reached_b(result) == [], (dial, result.prompts)
         assert result.status == "rejected" and result.reject_code == "604", (dial, result.status)
 
@@ -106,18 +108,21 @@ async def test_forged_account_id_with_a_device_of_another_account_is_not_routed(
         # the harness works: A's own device, raw, is answered
         honest = await answers(a.endpoint(), "2000")
         assert [r["Method"] for r in honest] == ["park"]
-        # Account-ID of B, device (and owner) of A: no answer, whatever is dialled
-        for forged in (Endpoint(account_id=b.account, realm=b.realm, username=f"{a.tag}_caller",
-                                device_id=a.caller_device, owner_id=a.caller),
-                       Endpoint(account_id=b.account, realm=a.realm, username=f"{a.tag}_caller",
-                                device_id=a.caller_device),
-                       Endpoint(account_id=b.account, realm=b.realm, username="x", device_id=a.caller,
-                                authorizing_type="user")):
-            for dial in ("2000", B_ONLY_NUMBER, "*551", "3456"):
-                assert await answers(forged, dial) == [], (forged, dial)
-        # a device id that exists nowhere is refused too
-        ghost = Endpoint(account_id=b.account, realm=b.realm, username="ghost", device_id=secrets.token_hex(16))
-        assert await answers(ghost, "2000") == []
+        # Account-ID of B, device (and owner) of A: no answer, whatever is dialled; and a device id
+        # that exists nowhere.  Each probe listens 1.5 s for silence: they run side by side.
+        probes = [(forged, dial)
+                  for forged in (Endpoint(account_id=b.account, realm=b.realm, username=f"{a.tag}_caller",
+                                          device_id=a.caller_device, owner_id=a.caller),
+                                 Endpoint(account_id=b.account, realm=a.realm, username=f"{a.tag}_caller",
+                                          device_id=a.caller_device),
+                                 Endpoint(account_id=b.account, realm=b.realm, username="x", device_id=a.caller,
+                                          authorizing_type="user"))
+                  for dial in ("2000", B_ONLY_NUMBER, "*551", "3456")]
+        probes.append((Endpoint(account_id=b.account, realm=b.realm, username="ghost",
+                                device_id=secrets.token_hex(16)), "2000"))
+        heard = await asyncio.gather(*(answers(endpoint, dial) for endpoint, dial in probes))
+        for (endpoint, dial), got in zip(probes, heard):
+            assert got == [], (endpoint, dial)
     finally:
         await bus.close()
 

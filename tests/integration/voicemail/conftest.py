@@ -102,8 +102,25 @@ async def vm_bus(amqp_url):
     await bus.close()
 
 
+_MEDIA_STORE: MemoryStore | None = None     # seeded once per run; only read
+
+
 @pytest.fixture
-async def gateway(gw_bus, tmp_path):
+async def media_server(gw_bus):
+    """The media responder on a store holding the system prompts: the calls here run no voicemail_svc,
+    and the simulator fetches every prompt through media_req + GET (media.md 6.6)."""
+    global _MEDIA_STORE
+    from testkit.media import MediaServer, seed_system_prompts
+    if _MEDIA_STORE is None:
+        _MEDIA_STORE = MemoryStore()
+        await seed_system_prompts(_MEDIA_STORE, extra=tuple(TEST_MEDIA))
+    server = await MediaServer(gw_bus, _MEDIA_STORE).start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def gateway(gw_bus, tmp_path, media_server):
     gw = Gateway(gw_bus, None, GatewayConfig(recording_dir=str(tmp_path / "recordings"), media_seconds=TEST_MEDIA,
                                              **FAST))
     await gw.start()
@@ -346,6 +363,9 @@ class ComposeEnv:
         options.update(vm_options)
         self.voicemail = build_voicemail(self.context, **options)
         await self.voicemail.start()
+        # the simulator fetches every prompt from voicemail_svc's media responder (media.md 6.6, 6.7)
+        from testkit.media import seed_system_prompts
+        await seed_system_prompts(self.store, extra=tuple(self.media))
         self.services.append(self.voicemail)
         self.gateway = Gateway(await self.context.bus("freeswitch"), None,
                                GatewayConfig(recording_dir=str(self.tmp_path / "recordings"),

@@ -181,6 +181,11 @@ class Stage:
                                        Purpose.UPLOAD_MEDIA: recorded_media.receive}).start()
         # messages play from signed URLs served here, as voicemail_svc serves them (media.md 6.5)
         self.media = await MessageMedia(self.store).start()
+        # prompts and greetings resolve through media_req + GET (media.md 6.6): the media responder
+        # voicemail_svc would host, on this store with the system prompts seeded
+        from testkit.media import MediaServer, seed_system_prompts
+        await seed_system_prompts(self.store)
+        self.media_server = await MediaServer(self.vm_bus, self.store).start()
         self.deps = Deps(store=self.store, config=self.config, mailboxes=mailboxes, messages=messages, mwi=mwi,
                          notifier=notifier, uploads=uploads, spool=spool, recorded_media=recorded_media,
                          audio=audio, message_audio=self.media.message_audio,
@@ -190,6 +195,7 @@ class Stage:
     async def stop(self) -> None:
         await self.uploads.stop()
         await self.media.stop()
+        await self.media_server.stop()
         await self.taps.stop(1.0)
         await self.notify_replies.close()
         await self.config.close()

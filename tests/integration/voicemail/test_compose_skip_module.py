@@ -22,6 +22,8 @@ async def test_vm_015_skip_module_runs_the_child_and_voicemail_gets_no_request(a
     store = MemoryStore()
     runtime = Runtime(settings, ["config", "callflow", "voicemail"], context=ServiceContext(settings, store=store))
     await seed(store)
+    from testkit.media import seed_system_prompts
+    await seed_system_prompts(store, extra=("after-skip",))     # what the simulator fetches (media.md 6.6)
     db = layout.account_db(ACCOUNT)
     await store.put(db, layout.stamp({
         "_id": "f" * 32, "numbers": ["4015"], "patterns": [],
