@@ -66,7 +66,7 @@ async def seed(store) -> None:
     await seed_user(store, ACCOUNT, BOB, first_name="Bob", last_name="Jones", caller_id_number="357")
     await seed_device(store, ACCOUNT, BOB_DEVICE, username="user_357", owner_id=BOB, name="Bob's desk phone")
     db = layout.account_db(ACCOUNT)
-    await _upsert(store, db, layout.stamp({"_id": BOX, "name": "Ann's mailbox", "mailbox": "1000", "pin": "1234",
+    await store.put_over(db, layout.stamp({"_id": BOX, "name": "Ann's mailbox", "mailbox": "1000", "pin": "1234",
                                            "owner_id": USER, "is_setup": True, "timezone": "Europe/London"},
                                           pvt_type="vmbox", db=db))
     for doc in (
@@ -80,7 +80,7 @@ async def seed(store) -> None:
         _callflow(CF_VM_PATTERN, patterns=[r"^\*98(\d+)$"], name="check a given box",
                   flow={"module": "voicemail", "data": {"action": "check"}}),
     ):
-        await _upsert(store, db, layout.stamp(doc, pvt_type="callflow", db=db))
+        await store.put_over(db, layout.stamp(doc, pvt_type="callflow", db=db))
     await seed_media(store)
 
 
@@ -105,16 +105,7 @@ async def seed_media(store) -> None:
                "description": words,
                "_attachments": {f"{media_id}.wav": {"content_type": "audio/wav",
                                                     "data": base64.b64encode(audio).decode("ascii")}}}
-        await _upsert(store, SYSTEM_MEDIA, layout.stamp(doc, pvt_type="media", db=SYSTEM_MEDIA))
-
-
-async def _upsert(store, db: str, doc: dict[str, Any]) -> dict[str, Any]:
-    from services.store.interface import NotFound
-    try:
-        doc = {**doc, "_rev": (await store.get(db, doc["_id"]))["_rev"]}
-    except NotFound:
-        pass
-    return await store.put(db, doc)
+        await store.put_over(SYSTEM_MEDIA, layout.stamp(doc, pvt_type="media", db=SYSTEM_MEDIA))
 
 
 @dataclass
@@ -245,7 +236,7 @@ async def run_demo(*, as_json: bool = False, time_scale: float = 0.05, out=print
 
         # 3. edit a callflow; announce it; the next call follows the new flow
         db = layout.account_db(ACCOUNT)
-        edited = await _upsert(store, db, {**(await store.get(db, CF_HELLO)), "flow": HELLO_FLOW_EDITED})
+        edited = await store.put_over(db, {**(await store.get(db, CF_HELLO)), "flow": HELLO_FLOW_EDITED})
         await operator.publish(catalogue.DOC_CHANGES["doc_edited"],
                                {"ID": CF_HELLO, "Database": layout.encode_db_name(db),
                                 "Type": "callflow", "Rev": edited["_rev"], "Account-ID": ACCOUNT})

@@ -77,11 +77,7 @@ def _b64(data: bytes) -> str:
 
 async def _put(store, db: str, doc: dict) -> None:
     await store.create_db(db)
-    try:
-        doc["_rev"] = (await store.get(db, doc["_id"]))["_rev"]
-    except NotFound:
-        pass
-    await store.put(db, doc)
+    await store.put_over(db, doc)
 
 
 class DefaultMediaConfig:

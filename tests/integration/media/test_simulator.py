@@ -8,7 +8,6 @@ sees every media_req the simulator publishes; the endpoint's own counter sees ev
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from dataclasses import dataclass
