@@ -26,7 +26,7 @@ import gc
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import Any, Awaitable, Callable, Coroutine, Protocol
 
 from aiohttp import web
 
@@ -235,6 +235,28 @@ def settle_heap(gen0: int) -> None:
         gc.set_threshold(gen0, gen1, gen2)
 
 
+class EventLoopUnavailable(RuntimeError):
+    """The event loop asked for (KZ_EVENT_LOOP) cannot be used here."""
+
+
+def run_async(main: Coroutine[Any, Any, Any], event_loop: str = "asyncio") -> Any:
+    """``asyncio.run(main)`` on the event loop ``event_loop`` names (``Settings.event_loop``,
+    KZ_EVENT_LOOP): ``asyncio`` (the standard loop) or ``uvloop``."""
+    if event_loop == "asyncio":
+        return asyncio.run(main)
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            main.close()
+            raise EventLoopUnavailable("KZ_EVENT_LOOP=uvloop, but uvloop is not installed: install the fast extra "
+                                       "(pip install 'kzvoice[fast]', or pip install uvloop), or set "
+                                       "KZ_EVENT_LOOP=asyncio") from None
+        return uvloop.run(main)
+    main.close()
+    raise EventLoopUnavailable(f"unknown event loop {event_loop!r}: expected asyncio or uvloop")
+
+
 class Runtime:
     def __init__(self, settings: Settings, names: list[str] | None = None, *,
                  context: ServiceContext | None = None, factories: dict[str, Factory] | None = None) -> None:
@@ -341,7 +363,11 @@ def run_services(names: list[str] | None, settings: Settings | None = None, *,
         print(f"kzvoice: {exc}")
         return 3
     try:
-        return asyncio.run(runtime.run_until_signalled())
+        return run_async(runtime.run_until_signalled(), settings.event_loop)
+    except EventLoopUnavailable as exc:
+        log.error("%s", exc)
+        print(f"kzvoice: {exc}")
+        return 2
     except Exception as exc:
         from services.bus import BrokerUnavailable
         if isinstance(exc, BrokerUnavailable):

@@ -20,6 +20,7 @@ DEFAULT_STORE_URL = "sqlite:///./kzvoice.sqlite3"
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 _LOG_FORMATS = ("text", "json")
+EVENT_LOOPS = ("asyncio", "uvloop")       # KZ_EVENT_LOOP; uvloop needs the [fast] extra
 
 
 def redact_url(url: str) -> str:
@@ -117,6 +118,8 @@ class Settings:
     media_responder: bool = True
     # lifetime of a signed Stream-URL, seconds (media.md 6.3)
     media_url_ttl_s: int = 7200
+    # the event loop the services run on (KZ_EVENT_LOOP): asyncio's own, or uvloop (services.runtime.run_async)
+    event_loop: str = "asyncio"
     # where our message schemas live (the repository's schemas/ by default)
     schema_dir: str = field(default_factory=lambda: str(Path(__file__).resolve().parent.parent / "schemas"))
 
@@ -143,6 +146,10 @@ class Settings:
         fmt = text("KZ_LOG_FORMAT", "text").lower()
         if fmt not in _LOG_FORMATS:
             raise SettingsError(f"KZ_LOG_FORMAT={fmt!r}: expected text or json")
+
+        event_loop = text("KZ_EVENT_LOOP", "asyncio").strip().lower()
+        if event_loop not in EVENT_LOOPS:
+            raise SettingsError(f"KZ_EVENT_LOOP={env.get('KZ_EVENT_LOOP')!r}: expected one of {', '.join(EVENT_LOOPS)}")
 
         amqp_url = text("KZ_AMQP_URL", DEFAULT_AMQP_URL)
         parse_amqp_urls(amqp_url)
@@ -200,6 +207,7 @@ class Settings:
             system_config_locked=text("KZ_SYSTEM_CONFIG_LOCKED", "false").lower() in ("true", "1", "yes"),
             media_responder=media_responder,
             media_url_ttl_s=media_url_ttl_s,
+            event_loop=event_loop,
         )
 
     @property
@@ -243,5 +251,6 @@ ENVIRONMENT = (
     ("KZ_GC_GEN0", "50000", "allocations between young-generation garbage collections once services run; `0` keeps Python's default (700)"),
     ("KZ_MEDIA_RESPONDER", "on", "answer the gateway's `media_req` (part of readiness); `off` leaves them to KAZOO's media_mgr (a mixed cluster)"),
     ("KZ_MEDIA_URL_TTL_S", "7200", "seconds a signed media Stream-URL stays valid (any number of GETs)"),
+    ("KZ_EVENT_LOOP", "asyncio", "the services' event loop: `asyncio`, or `uvloop` (needs the `fast` extra: `pip install 'kzvoice[fast]'`)"),
     ("KZ_SCHEMA_DIR", "(the repository's schemas/)", "where the message and document schemas are"),
 )

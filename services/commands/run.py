@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run", help="run the services in one process",
         description="Run kzvoice services in this process until SIGTERM or SIGINT, then drain and exit 0. "
-                    "Broker, store and ports come from KZ_* environment variables.")
+                    "Broker, store, ports and the event loop (KZ_EVENT_LOOP: asyncio or uvloop) come from "
+                    "KZ_* environment variables (README.md, \"Configuration\").")
     parser.add_argument("--only", metavar="NAMES",
                         help=f"comma-separated subset of: {installed} (default: all installed)")
     parser.set_defaults(func=_run)
