@@ -10,6 +10,9 @@ Inside the service process:
   an event arrived and was consumed, and the call's commands go out through a
   ``TimedCommands`` wrapper of the bus that takes the time after each publish.
   voicemail_svc itself is not changed;
+* **call events consumed**: every call event handed to a call's event stream
+  (``TimedEvents.put``) is counted, so the service's CPU time can be divided
+  by the events it handled (CPU per call event);
 * **sessions and memory per level**: ``LevelWatch`` counts the sessions active
   at once and, traced, reads tracemalloc once every caller is on the line.
 
@@ -48,18 +51,22 @@ class Latencies:
         self.samples: list[float] = []
         self.by_command: dict[str, list[float]] = {}
         self.publish: list[float] = []           # the publish call alone
+        self.events = 0                          # call events handed to a call's event stream
 
 
 class TimedEvents(CallEvents):
     """One call's event stream, noting when each event arrived and when the session took the last one."""
 
-    def __init__(self, call_id: str) -> None:
+    def __init__(self, call_id: str, latencies: Latencies | None = None) -> None:
         super().__init__(call_id)
+        self.latencies = latencies
         self.arrived: dict[int, float] = {}
         self.consumed_at: float | None = None
 
     def put(self, message) -> None:
         self.arrived[id(message)] = time.perf_counter()
+        if self.latencies is not None:
+            self.latencies.events += 1
         super().put(message)
 
     async def next(self, deadline):
@@ -95,7 +102,7 @@ def timed_calls(latencies: Latencies) -> CallFactory:
     """The service's call factory for the benchmark: ``BusCallControl`` on a timed stream and a timed bus."""
 
     def make(bus: CommandPublisher, call: Mapping[str, Any], replies, *, timers: Timers) -> BusCallControl:
-        events = TimedEvents(call["Call-ID"])
+        events = TimedEvents(call["Call-ID"], latencies)
         return BusCallControl(TimedCommands(bus, events, latencies), call, events, replies, timers=timers)
 
     return make

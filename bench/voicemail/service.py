@@ -5,8 +5,11 @@ voicemail_svc on an in-memory store seeded with one account and one box per
 caller -- what ``kzvoice run --only config,voicemail`` would run -- with the
 benchmark's call factory (measure.py).  It takes one command a line on stdin
 and answers one JSON line on stdout: ``seed_check``, ``level``,
-``await_reading``, ``report``, ``quit``.  ``Service`` starts that process and
-talks to it.
+``await_reading``, ``report`` (latencies, call events consumed since ``level``,
+the event loop it runs on, ...), ``quit``.  It runs on the event loop
+``KZ_EVENT_LOOP`` names, as the runtime does (``services.runtime.run_async``).
+``Service`` starts that process (with ``KZ_EVENT_LOOP`` set to the loop asked
+for) and talks to it.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ async def serve(amqp_url: str, boxes: int) -> int:
     await voicemail.start()
     settle_heap(Settings.from_env().gc_gen0)        # what Runtime.start does once the services are up (KZ_GC_GEN0)
     loop = asyncio.get_running_loop()
+    loop_type = f"{type(loop).__module__}.{type(loop).__name__}"
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     watch: LevelWatch | None = None
@@ -64,6 +68,7 @@ async def serve(amqp_url: str, boxes: int) -> int:
             elif word == "level":               # a level is about to start: rest = [calls, traced 0|1]
                 watch = LevelWatch(voicemail.listener, store, int(rest[0]), rest[1] == "1",
                                    float(rest[2]) if len(rest) > 2 else 0.0)
+                latencies.events = 0
                 print("{}", flush=True)
             elif word == "await_reading":       # the traced level: answer once every caller is on the line
                 if watch is not None:
@@ -97,9 +102,10 @@ async def serve(amqp_url: str, boxes: int) -> int:
                 watch = None
                 print(json.dumps({"latencies_ms": latencies.samples, "stored": stored, "folders": folders,
                                   "by_command": by_command, "uploads": voicemail.uploads.accepted,
-                                  **level}), flush=True)
+                                  "events": latencies.events, "loop": loop_type, **level}), flush=True)
                 latencies.samples = []
                 latencies.by_command = {}
+                latencies.events = 0
             elif word == "quit":
                 break
     finally:
@@ -112,16 +118,17 @@ async def serve(amqp_url: str, boxes: int) -> int:
 class Service:
     """The service process, driven over its stdin/stdout."""
 
-    def __init__(self, amqp_url: str, boxes: int) -> None:
+    def __init__(self, amqp_url: str, boxes: int, event_loop: str = "asyncio") -> None:
         self.amqp_url = amqp_url
         self.boxes = boxes
+        self.event_loop = event_loop
 
     async def start(self) -> "Service":
         command = [sys.executable, "-m", "bench.bench_voicemail", "--serve", "--amqp-url", self.amqp_url,
                    "--boxes", str(self.boxes)]
         self.process = await asyncio.create_subprocess_exec(
             *command, cwd=str(REPO_ROOT), stdin=subprocess.PIPE, stdout=subprocess.PIPE, limit=2 ** 24,
-            env={**os.environ, "KZ_LOG_LEVEL": "warning"})
+            env={**os.environ, "KZ_LOG_LEVEL": "warning", "KZ_EVENT_LOOP": self.event_loop})
         line = await asyncio.wait_for(self.process.stdout.readline(), 60)
         if line.decode().strip() != "READY":
             raise RuntimeError(f"the service process did not start: {line!r}")

@@ -6,6 +6,8 @@ import argparse
 import random
 import tracemalloc
 
+import pytest
+
 from bench.voicemail import run as vm
 from bench.voicemail.load import REACT_SECONDS, check_script
 from bench.voicemail.measure import deep_size, site_of
@@ -19,22 +21,66 @@ def args(**given) -> argparse.Namespace:
     return argparse.Namespace(**values)
 
 
-def test_full_plan_repeats_every_level_and_ends_with_the_traced_levels():
+def real_runs(levels) -> int:
+    """Real-time latency levels of one placement and loop, every repeat."""
+    return sum(min(vm.REAL_REPEATS, vm.REAL_REPEATS_BY_CALLS.get(calls, vm.REAL_REPEATS)) for calls in vm.LEVELS) \
+        * len(vm.KINDS)
+
+
+def test_full_plan_unpinned_then_pinned_then_the_uvloop_pair():
     levels = vm.levels_of(args(memory=True))
-    latency = [lv for lv in levels if not lv.traced]
-    assert len(latency) == len(vm.KINDS) * (len(vm.LEVELS) * vm.REAL_REPEATS
-                                            + len(vm.COMPRESSED_LEVELS) * vm.COMPRESSED_REPEATS)
-    assert {lv.repeat for lv in latency if lv.scale == 1.0} == set(range(1, vm.REAL_REPEATS + 1))
-    traced = levels[len(latency):]
+    groups = vm.groups_of(levels)
+    assert [key for key, _ in groups] == [("unpinned", "asyncio"), ("pinned", "asyncio"), ("pinned", "uvloop")]
+    unpinned, pinned, uvloop = (group for _, group in groups)
+    latency = [lv for lv in unpinned if not lv.traced]
+    assert len(latency) == real_runs(latency) + len(vm.KINDS) * len(vm.COMPRESSED_LEVELS) * vm.COMPRESSED_REPEATS
+    assert {lv.repeat for lv in latency if lv.scale == 1.0 and lv.calls == 500} == set(range(1, vm.REAL_REPEATS + 1))
+    assert {lv.repeat for lv in latency if lv.scale == 1.0 and lv.calls == 10} == {1}
+    traced = unpinned[len(latency):]
     assert [(lv.kind, lv.calls, lv.scale) for lv in traced] == [(k, 500, 1.0) for k in vm.KINDS]
     assert all(lv.traced for lv in traced)
+    assert {lv.scale for lv in pinned} == {1.0} and len(pinned) == real_runs(pinned)
+    assert not any(lv.traced for lv in pinned + uvloop)
+    assert sorted((lv.kind, lv.calls, lv.repeat) for lv in uvloop) == sorted(
+        (k, 500, r + 1) for k in vm.KINDS for r in range(vm.REAL_REPEATS))
 
 
-def test_quick_plan_is_compressed_time_only():
+def test_quick_plan_is_compressed_time_only_and_pinned():
     levels = vm.levels_of(args(quick=True, memory=True))
     assert {lv.scale for lv in levels if not lv.traced} == {vm.COMPRESSED_SCALE}
     assert {lv.calls for lv in levels} == set(vm.QUICK_LEVELS)
+    assert {lv.placement for lv in levels} == {"pinned"}
+    assert [key for key, _ in vm.groups_of([lv for lv in levels if not lv.traced])] == [
+        ("pinned", "asyncio"), ("pinned", "uvloop")]
     assert vm.memory_options(args(quick=True))["memory_ramp_s"] < vm.memory_options(args())["memory_ramp_s"]
+    assert vm.raw_options(args(quick=True))["raw_messages"] < vm.raw_options(args())["raw_messages"]
+
+
+def test_placement_and_loop_options():
+    levels = vm.levels_of(args(quick=True, placement="unpinned", loop="asyncio"))
+    assert {(lv.placement, lv.loop) for lv in levels} == {("unpinned", "asyncio")}
+    ab = [lv for lv in vm.levels_of(args(placement="unpinned")) if lv.loop == "uvloop"]
+    assert ab and {lv.placement for lv in ab} == {"unpinned"}
+    with pytest.raises(SystemExit, match="trio"):
+        vm.levels_of(args(loop="asyncio,trio"))
+
+
+def test_pinning_needs_two_cores(monkeypatch):
+    from bench.voicemail import placement
+    monkeypatch.setattr(placement.os, "sched_getaffinity", lambda _pid: {0})
+    pinning = placement.Pinning("amqp://guest:guest@127.0.0.1:5672/")
+    assert not pinning.possible and "2" in pinning.reason
+    with pytest.raises(RuntimeError):
+        with pinning:
+            pass
+
+
+def test_pinning_wants_the_broker_on_this_machine():
+    from bench.voicemail import placement
+    if len(placement.os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core")
+    pinning = placement.Pinning("amqp://guest:guest@rabbit.example.invalid:5672/")
+    assert not pinning.possible and "not on this machine" in pinning.reason
 
 
 def test_check_script_plays_the_whole_visit():
@@ -63,8 +109,11 @@ def test_site_is_the_innermost_frame_of_the_repository():
     assert held
 
 
-def row(kind="check", calls=500, time="real", repeat=1, p99=5.0, traced=False, memory=None, **extra):
+def row(kind="check", calls=500, time="real", repeat=1, p99=5.0, traced=False, memory=None, placement="unpinned",
+        loop="asyncio", **extra):
     base = {"kind": kind, "calls": calls, "time": time, "scale": 1.0 if time == "real" else 0.05,
+            "placement": placement, "loop": loop, "loop_type": f"{loop}.Loop", "events": 20 * calls,
+            "cpu_s": 0.8 * calls, "cpu_us_per_event": 2000.0,
             "repeat": repeat, "traced": traced, "wall_s": 60.0, "calls_per_s": calls / 60.0, "stored": 0,
             "folders": {"saved": calls, "deleted": calls}, "samples": 12 * calls, "p50_ms": 1.0, "p99_ms": p99,
             "max_ms": p99 * 2, "peak_active": calls, "memory": memory, "cpu_ms_per_call": 40.0,
@@ -79,10 +128,10 @@ def test_rows_give_median_and_spread_and_judge_the_headline():
     result = rows_to_result([row(p99=5.0), row(repeat=2, p99=30.0), row(repeat=3, p99=10.0),
                              row(traced=True, memory=memory)], quick=False)
     by_name = {r.name: r for r in result.rows}
-    latency = by_name["check x500 (real time): command latency p50 / p99"]
+    latency = by_name["check x500 (real time, unpinned): command latency p50 / p99"]
     assert latency.figure == "1.00 [1.00-1.00] / 10.00 [5.00-30.00] ms"
     assert latency.verdict == "PASS" and "3 runs" in latency.note
-    traced = by_name["check x500 (real time): memory per active session (tracemalloc)"]
+    traced = by_name["check x500 (real time, unpinned): memory per active session (tracemalloc)"]
     assert traced.figure == "40.0 KiB" and traced.verdict == "PASS"
     assert "memory per active session, RSS growth (upper bound)" in " ".join(by_name)
 
@@ -125,3 +174,34 @@ async def test_timed_calls_measure_event_to_command_through_the_call_factory():
     assert published[0][2] == "q1"
     assert len(latencies.samples) == 1 and list(latencies.by_command) == ["playseek"]
     assert len(latencies.publish) == 2
+
+
+def test_cpu_per_event_beside_raw_and_uvloop_beside_the_default_loop():
+    raw = {"placement": "pinned", "rounds": [{"cpu_us_per_message": 200.0, "messages": 1000, "bytes_in": 1600},
+                                             {"cpu_us_per_message": 300.0, "messages": 1000, "bytes_in": 1600}]}
+    rows = [row(placement="pinned", p99=10.0), row(placement="pinned", repeat=2, p99=10.0),
+            row(placement="pinned", loop="uvloop", p99=5.0, cpu_ms_per_call=30.0, cpu_us_per_event=1500.0)]
+    result = rows_to_result(rows, quick=False, raw=raw, not_run=[["uvloop on the moon", "no air"]])
+    by_name = {r.name: r for r in result.rows}
+    event = by_name["check x500 (real time, pinned): CPU per call event"]
+    assert (event.figure, event.baseline, event.ratio) == ("2000 [2000-2000] us", "250 [200-300] us", 8.0)
+    ab = by_name["check x500 (real time, pinned, uvloop): CPU per call event"]
+    assert (ab.baseline, ab.ratio) == ("2000 [2000-2000] us", 0.75)
+    assert by_name["check x500 (real time, pinned, uvloop): CPU per call"].ratio == 0.75
+    latency = by_name["check x500 (real time, pinned, uvloop): command latency p50 / p99"]
+    assert latency.ratio == 0.5 and not latency.target
+    assert by_name["check x500 (real time, pinned): command latency p50 / p99"].target
+    assert by_name["raw aio-pika (pinned): CPU per consumed and published message"].figure == "250 [200-300] us"
+    assert by_name["uvloop on the moon"].figure == "n/a"
+
+
+def test_timed_events_count_the_call_events_consumed():
+    from bench.voicemail.measure import Latencies, TimedEvents
+    from services.messages import catalogue as m
+    from services.messages.spec import Message
+
+    latencies = Latencies()
+    events = TimedEvents("c1", latencies)
+    for digit in "12":
+        events.put(Message(m.CALL_EVENTS["DTMF"], {"Call-ID": "c1", "DTMF-Digit": digit}))
+    assert latencies.events == 2
