@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"bench_voicemail: broker unreachable: {exc}")
         return 1
+    except asyncio.CancelledError:                        # SIGTERM: placements put back, processes stopped
+        print("bench_voicemail: stopped")
+        return 1
     finally:
         if cleanup is not None:
             cleanup()

@@ -29,6 +29,8 @@ import argparse
 import asyncio
 import contextlib
 import importlib.util
+import json
+import signal
 import tempfile
 from dataclasses import dataclass, replace
 
@@ -282,6 +284,19 @@ async def run_plan(amqp_url: str, levels: list[Level], ramp_s: float, *, memory_
     loop that cannot be had here is skipped with its reason, never an error."""
     pinning = Pinning(amqp_url)
     not_run: list[list[str]] = []
+    # SIGTERM ends the run like Ctrl-C does, through the placements' clean-up: the broker is not left pinned
+    loop_now, task = asyncio.get_running_loop(), asyncio.current_task()
+    loop_now.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await _run_plan(amqp_url, levels, ramp_s, pinning, not_run, memory_ramp_s=memory_ramp_s,
+                               hold_s=hold_s, verbose=verbose, raw_rounds=raw_rounds, raw_messages=raw_messages)
+    finally:
+        loop_now.remove_signal_handler(signal.SIGTERM)
+
+
+async def _run_plan(amqp_url: str, levels: list[Level], ramp_s: float, pinning: Pinning, not_run: list[list[str]],
+                    *, memory_ramp_s: float | None, hold_s: float, verbose: bool, raw_rounds: int,
+                    raw_messages: int) -> dict:
     wants_pinned = any(level.placement == "pinned" for level in levels)
     if wants_pinned and not pinning.possible:
         print(f"pinned placement: n/a ({pinning.reason})", flush=True)
@@ -312,12 +327,20 @@ async def run_plan(amqp_url: str, levels: list[Level], ramp_s: float, *, memory_
             print(f"raw aio-pika baseline: not measured ({exc})", flush=True)
             not_run.append(["raw aio-pika baseline", str(exc)])
     rows: list[dict] = []
-    for (placement, loop), group in groups_of(levels):
+    for n, ((placement, loop), group) in enumerate(groups_of(levels)):
         print(f"-- {placement}, {loop}: a fresh service process for {len(group)} levels", flush=True)
-        with placed(placement):
-            rows += await run_levels(amqp_url, group, ramp_s, memory_ramp_s=memory_ramp_s, hold_s=hold_s,
-                                     verbose=verbose, placement=placement, loop=loop,
-                                     pinning=pinning if placement == "pinned" else None)
-        if any(not row["loop_type"].startswith(loop) for row in rows[-len(group):]):
-            print(f"   (the service ran on {rows[-1]['loop_type']}, not {loop})", flush=True)
+        try:
+            with placed(placement):
+                done = await run_levels(amqp_url, group, ramp_s, memory_ramp_s=memory_ramp_s, hold_s=hold_s,
+                                        verbose=verbose, placement=placement, loop=loop,
+                                        pinning=pinning if placement == "pinned" else None)
+        except (RuntimeError, asyncio.TimeoutError, json.JSONDecodeError) as exc:
+            if n == 0:
+                raise                    # the first group failing is the run failing
+            print(f"   {placement}, {loop}: not run ({exc})", flush=True)
+            not_run.append([f"{placement} placement on {loop}", f"its service process failed: {exc}"])
+            continue
+        rows += done
+        if any(not row["loop_type"].startswith(loop) for row in done):
+            print(f"   (the service ran on {done[-1]['loop_type']}, not {loop})", flush=True)
     return {"rows": rows, "raw": raw, "not_run": not_run}
