@@ -50,6 +50,9 @@ class GatewayConfig:
     media_timeout: float = 2.0
     # real seconds for one GET of a Stream-URL or an http(s):// Media-Name
     media_http_timeout: float = 10.0
+    # real seconds a fetched media name is played again without media_req or GET, as a real
+    # gateway caches it (ecallmgr 3600 s, media.md 2.3); 0 = no cache, every play proves the path
+    media_cache_seconds: float = 0.0
     # keep the bytes of every fetched media in the call's result (to write what the caller heard)
     keep_audio: bool = False
     # simulated seconds between two keys a scripted caller types

@@ -192,7 +192,8 @@ class Gateway:
         self._session = aiohttp.ClientSession()
         self.media_lookup = await MediaLookup(self.bus, self._session, timeout=self.config.media_timeout,
                                               http_timeout=self.config.media_http_timeout,
-                                              keep_audio=self.config.keep_audio).start()
+                                              keep_audio=self.config.keep_audio,
+                                              cache_seconds=self.config.media_cache_seconds).start()
         self._routes = await self.bus.reply_queue("gw-route")
         self._switch = await SwitchCommands(self.bus, self.node, self.recordings, self._upload,
                                             calls=self.calls).start()

@@ -3,7 +3,7 @@
 ecallmgr plays some names as they are (silence, tones, ``say:``...), fetches an
 ``http(s)://`` name itself, plays a name recorded on the same node from the local file,
 and asks a media responder for everything else with a ``media_req``.  The simulator does
-the same, with no cache of Stream-URLs, so every play proves the whole path:
+the same, by default with no cache of Stream-URLs, so every play proves the whole path:
 
 1. ``media_req`` on ``kapps`` / ``media_req``: ``Stream-Type`` ``new``, the call's
    ``Call-ID``, a fresh ``Msg-ID``, ``Server-ID`` = this gateway's reply queue;
@@ -14,21 +14,32 @@ the same, with no cache of Stream-URLs, so every play proves the whole path:
 
 Which names need what is :func:`services.media.names.gateway_handling`'s answer; it is
 not repeated here.
+
+A load test may turn on a cache like the one a real gateway keeps (``cache_seconds``;
+media.md 2.3 and 6.6): a media name fetched successfully is played again from what was
+fetched, with no media_req and no GET (ecallmgr keeps the Stream-URL for 3600 s and
+FreeSWITCH's HTTP cache keeps the file).  Failures are never kept.  Every configuration
+event that could change what a name resolves to (a ``media`` document, ``system_config``, a
+deleted database: the responder's own rule, ``services.media.answers.flushes``) drops the
+whole cache -- more than ecallmgr drops, never less.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 import aiohttp
 
-from services.bus import Bus, BusError
+from services.bus import Bus, BusError, unique_queue_name
 from services.bus.rpc import ReplyQueue
+from services.exchanges import CONFIGURATION
 from services.logging import bind_call
 from services.media import wav
+from services.media.answers import EVENT_BINDINGS, flushes
 from services.media.names import GatewayHandling, gateway_handling
 from services.messages import catalogue as m
 
@@ -45,7 +56,8 @@ class Fetched:
     """What one play got: where its bytes came from, how many, and why not."""
 
     media_name: str
-    via: str                         # "media_req", "url", "recording" (local file), "literal", "configured"
+    via: str                         # "media_req", "url", "recording" (local file), "literal", "configured",
+                                     # "cache" (played again from an earlier fetch, see cache_seconds)
     ok: bool
     size: int = 0
     reason: str | None = None        # on failure: media_error code, timeout, HTTP status, ...
@@ -62,7 +74,8 @@ class Fetched:
             return "played as it is"
         if self.via == "configured":
             return "configured as missing"
-        where = {"media_req": "media_req + GET", "url": "GET", "recording": "local recording"}.get(self.via, self.via)
+        where = {"media_req": "media_req + GET", "url": "GET", "recording": "local recording",
+                 "cache": "the gateway's cache"}.get(self.via, self.via)
         length = f", {self.seconds:.3f} s" if self.seconds is not None else ""
         return f"{self.size} bytes via {where}{length}"
 
@@ -84,28 +97,57 @@ class MediaLookup:
     """The gateway's media_req client and HTTP fetcher (one per gateway, shared by its calls)."""
 
     def __init__(self, bus: Bus, session: aiohttp.ClientSession, *, timeout: float = DEFAULT_TIMEOUT,
-                 http_timeout: float = DEFAULT_HTTP_TIMEOUT, keep_audio: bool = False) -> None:
+                 http_timeout: float = DEFAULT_HTTP_TIMEOUT, keep_audio: bool = False,
+                 cache_seconds: float = 0.0) -> None:
         self._bus = bus
         self._session = session
         self.timeout = timeout
         self.http_timeout = http_timeout
         self.keep_audio = keep_audio
+        self.cache_seconds = cache_seconds      # 0: no cache (see the module docstring)
+        self._cache: dict[str, tuple[Fetched, float]] = {}
+        self._generation = 0                    # moves on every flush: a fetch begun before one is not kept
+        self._pending: dict[str, asyncio.Future] = {}   # names being fetched now (cache on)
+        self._changes = None
         self._replies: ReplyQueue | None = None
         self.requests = 0        # media_req published
         self.gets = 0            # HTTP GETs made
+        self.cache_hits = 0      # plays served from the cache
+        self.cache_flushes = 0
 
     @property
     def server_id(self) -> str | None:
         return self._replies.name if self._replies is not None else None
 
     async def start(self) -> "MediaLookup":
+        if self.cache_seconds > 0:
+            # the change events first, so nothing kept can miss one
+            changes = await self._bus.consumer(unique_queue_name("gw-media-changes"), exclusive=True,
+                                               auto_delete=True)
+            for binding in EVENT_BINDINGS:
+                await changes.bind(CONFIGURATION, binding)
+            for spec in m.DOC_CHANGES.values():
+                changes.on(spec, self._on_change)
+            await changes.start(exclusive=True)
+            self._changes = changes
         self._replies = await self._bus.reply_queue("gw-media")
         return self
 
     async def stop(self) -> None:
+        if self._changes is not None:
+            changes, self._changes = self._changes, None
+            await changes.stop(1.0)
         if self._replies is not None:
             replies, self._replies = self._replies, None
             await replies.close()
+
+    async def _on_change(self, message) -> None:
+        if flushes(message):
+            log.debug("media cache dropped (%d names): %s %s/%s", len(self._cache), message.spec.name,
+                      message.get("Database"), message.get("ID"))
+            self._cache.clear()
+            self._generation += 1
+            self.cache_flushes += 1
 
     async def fetch(self, media_name: str, *, call_id: str, command: Mapping[str, Any] | None = None) -> Fetched:
         """The bytes of ``media_name`` (a name that :func:`needs_fetch`)."""
@@ -115,11 +157,42 @@ class MediaLookup:
     async def _fetch(self, media_name: str, call_id: str, command: Mapping[str, Any]) -> Fetched:
         if gateway_handling(media_name) is GatewayHandling.URL:
             return await self._get(media_name, media_name, via="url", call_id=call_id)
+        if self.cache_seconds > 0:
+            kept = self._cache.get(media_name)
+            if kept is not None and kept[1] > time.monotonic():
+                self.cache_hits += 1
+                return kept[0]
+            pending = self._pending.get(media_name)
+            if pending is not None:          # asked for already: share that answer
+                fetched = await asyncio.shield(pending)
+                if fetched.ok:
+                    self.cache_hits += 1
+                    return replace(fetched, via="cache")
+                return fetched
+            pending = self._pending[media_name] = asyncio.get_running_loop().create_future()
+            try:
+                fetched = await self._ask_and_get(media_name, call_id, command)
+            except BaseException as exc:
+                pending.set_exception(exc if isinstance(exc, Exception) else RuntimeError("fetch cancelled"))
+                pending.exception()          # retrieved: a waiter may not be there to see it
+                raise
+            else:
+                pending.set_result(fetched)
+            finally:
+                del self._pending[media_name]
+            return fetched
+        return await self._ask_and_get(media_name, call_id, command)
+
+    async def _ask_and_get(self, media_name: str, call_id: str, command: Mapping[str, Any]) -> Fetched:
+        generation = self._generation
         url, reason = await self._ask(media_name, call_id, command)
         if url is None:
             log.info("media %s: no Stream-URL (%s)", media_name, reason)
             return Fetched(media_name, "media_req", False, reason=reason)
-        return await self._get(media_name, url, via="media_req", call_id=call_id)
+        fetched = await self._get(media_name, url, via="media_req", call_id=call_id)
+        if self.cache_seconds > 0 and fetched.ok and generation == self._generation:
+            self._cache[media_name] = (replace(fetched, via="cache"), time.monotonic() + self.cache_seconds)
+        return fetched
 
     async def _ask(self, media_name: str, call_id: str, command: Mapping[str, Any]) -> tuple[str | None, str]:
         assert self._replies is not None, "start the lookup first"

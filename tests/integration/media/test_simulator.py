@@ -8,6 +8,7 @@ sees every media_req the simulator publishes; the endpoint's own counter sees ev
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -253,3 +254,55 @@ async def test_MED_041_a_configured_length_wins_over_the_body(sim, memory_store,
         await gateway.stop()
     assert [(h.label, h.seconds) for h in result.heard] == [("vm-two_seconds", 0.3)]
     assert result.media[0]["seconds"] == 2.0      # the body's own length, overridden by the test
+
+
+async def test_MED_042_a_load_test_cache_plays_a_name_again_until_a_media_change(sim, amqp_url, memory_store,
+                                                                                tmp_path):
+    """``media_cache_seconds`` (off by default): a fetched name is played again with no media_req
+    and no GET, as ecallmgr and FreeSWITCH's HTTP cache do (media.md 2.3); a miss is never kept;
+    a change event for a media document drops what was kept."""
+    prompt = await put_prompt(memory_store, SYSTEM_MEDIA, "vm-enter_pass", "en-us", wav.tone(0.2))
+    name = f"prompt://{A}/vm-enter_pass/en-us"
+    missing = f"prompt://{A}/vm-no_such_prompt/en-us"
+    gw_bus = await _bus(amqp_url, "freeswitch-cached")
+    cached = await Gateway(gw_bus, None, GatewayConfig(recording_dir=str(tmp_path / "cached"), time_scale=0.01,
+                                                       route_timeout=0.6, post_hangup_linger=0.05,
+                                                       max_call_seconds=30, media_cache_seconds=3600)).start()
+    try:
+        call, app_call = await connect(cached, sim.app, new_endpoint(A))
+        # the first media_req writes the media config's defaults back, and that change drops the
+        # cache too: play until a play is served from the cache
+        for _ in range(5):
+            await sim.play(app_call, name)
+            if cached.media_lookup.cache_hits:
+                break
+        assert cached.media_lookup.cache_hits == 1
+        asked, fetched = len(sim.requests), sim.gets
+        played = (await sim.play(app_call, name, name))[-2:]
+        assert [p["Application-Response"] for p in played] == ["FILE PLAYED", "FILE PLAYED"]
+        assert (len(sim.requests), sim.gets) == (asked, fetched)      # no media_req, no GET
+        assert cached.media_lookup.cache_hits == 3
+
+        for n in (1, 2):                                    # a miss is asked for again each time
+            missed = (await sim.play(app_call, missing))[-1:]
+            assert [p["Application-Response"] for p in missed] == ["FILE NOT FOUND"]
+            assert len(sim.requests) == asked + n
+
+        edited = await memory_store.put_over(SYSTEM_MEDIA, {**prompt, "description": "edited"})
+        flushes = cached.media_lookup.cache_flushes
+        await sim.app.bus.publish(m.DOC_CHANGES["doc_edited"],
+                                  {"ID": edited["_id"], "Database": SYSTEM_MEDIA, "Type": "media",
+                                   "Rev": edited["_rev"]})
+        deadline = time.monotonic() + 5
+        while cached.media_lookup.cache_flushes == flushes and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert cached.media_lookup.cache_flushes > flushes
+        again = (await sim.play(app_call, name))[-1:]
+        assert [p["Application-Response"] for p in again] == ["FILE PLAYED"]
+        assert len(sim.requests) == asked + 3 and sim.gets == fetched + 1   # asked and fetched again
+        result = await finish(call, app_call)
+        vias = [entry["via"] for entry in result.media if entry["media_name"] == name]
+        assert vias[-4:] == ["cache", "cache", "cache", "media_req"]
+    finally:
+        await cached.stop()
+        await gw_bus.close()
