@@ -15,16 +15,22 @@ same user with the right capability).  ``Pinning.probe`` says why not when it
 cannot (fewer than 2 cores, no ``beam.smp`` process, a broker elsewhere, not
 permitted); the pinned placement is then reported as n/a and the run goes on.
 Every affinity changed is put back when the placement ends, also on error.
+Two benchmark runs on one machine take the pinned placement one at a time (a
+lock file in the temporary directory): the second would otherwise take the
+first one's pinned masks for the broker's own and put those back.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
+import tempfile
 import urllib.parse
 from pathlib import Path
 
 PLACEMENTS = ("pinned", "unpinned")
+LOCK_NAME = "kzvoice-bench-pinning.lock"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
 
 
@@ -65,6 +71,7 @@ class Pinning:
         self.broker: list[int] = []
         self.reason: str | None = None       # why pinning is not possible, or None
         self._saved: dict[int, set[int]] = {}
+        self._lock: int | None = None
         self._own_mask: set[int] = set(allowed)
         self.reason = self._probe(amqp_url, allowed)
 
@@ -109,6 +116,7 @@ class Pinning:
     def __enter__(self) -> "Pinning":
         if not self.possible:
             raise RuntimeError(f"pinning not possible: {self.reason}")
+        self._take_lock()
         self._own_mask = os.sched_getaffinity(0)
         try:
             self._set(os.getpid(), self.other_cpus, save=True)
@@ -118,6 +126,15 @@ class Pinning:
             self.restore()
             raise
         return self
+
+    def _take_lock(self) -> None:
+        """One pinned placement on the machine at a time (another benchmark run may be pinning)."""
+        self._lock = os.open(os.path.join(tempfile.gettempdir(), LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("(another benchmark run has the pinned placement: waiting for it to end)", flush=True)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
 
     def pin(self, pid: int) -> None:
         """The measured process (every thread it has; later ones inherit it) alone on its core."""
@@ -140,6 +157,9 @@ class Pinning:
                 except OSError:
                     pass
         self._saved.clear()
+        if self._lock is not None:
+            os.close(self._lock)                  # releases the lock
+            self._lock = None
         if errors:
             print(f"(CPU affinity not restored for threads {'; '.join(errors)})", flush=True)
 
