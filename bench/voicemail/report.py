@@ -64,4 +64,4 @@ def print_raw(raw: dict | None) -> None:
     if raw and raw["rounds"]:
         per = [r["cpu_us_per_message"] for r in raw["rounds"]]
         print(f"raw aio-pika baseline ({raw['placement']}): {statistics.median(per):.0f} us CPU per consumed and "
-              f"published message (median of {len(per)} rounds; compare with us/event)")
+              f"published message (median of {len(per)} round{'s' if len(per) != 1 else ''}; compare with us/event)")
