@@ -28,9 +28,17 @@ During an outage
     for want of a retry.  Messages that were in queues of a dead node, and events
     published while a queue was not yet declared again, are lost -- as in KAZOO.
 
-Channels: one with publisher confirms for plain publishes (written in batches while it
-is busy, ``services.bus.outbox``), one for ``mandatory`` publishes (returns are reliable only
-with confirms), and one per queue so each consumer has its own prefetch.
+Confirms
+    Plain publishes go on a channel with publisher confirms (``services.bus.outbox``: queued
+    in call order, their confirms awaited together).  A message declared
+    ``wait_for_confirm=False`` (call commands, media replies) returns to its caller once it is
+    queued; its confirm is awaited in a task of the transport, which sends it again after a
+    lost connection, and ``close()`` waits for those tasks (up to ``CLOSE_DRAIN_S``).  While
+    there is no connection such messages wait in order, each behind the one before.
+
+Channels: one with publisher confirms for plain publishes, one for ``mandatory`` publishes
+(returns are reliable only with confirms), and one per queue so each consumer has its own
+prefetch.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+CLOSE_DRAIN_S = 5.0           # close() waits this long for publishes not yet confirmed
 REMOVAL_TIMEOUT_S = 10.0      # an unbind, cancel, delete or close the broker does not answer is given up
 
 # an error on a connection that is gone, or on a channel closed under us
@@ -124,6 +133,7 @@ class _Link:
         self.confirm: aiormq.abc.AbstractChannel | None = None
         self.outbox: Outbox | None = None
         self.exchanges: set[Exchange] = set()
+        self.declaring: dict[Exchange, asyncio.Future] = {}          # exchange -> its declaration in progress
         self.channels: dict[str, aiormq.abc.AbstractChannel] = {}    # queue -> its channel, once declared
         self.opening: dict[str, asyncio.Future] = {}                 # queue -> its declaration in progress
         self.consuming: set[str] = set()                             # consumer tags started here
@@ -164,6 +174,8 @@ class AmqpTransport(Transport):
         self._connected = asyncio.Event()     # set while a link is installed, and when closing (wakes waiters)
         self._reconnecting: asyncio.Task | None = None
         self._repairs: set[asyncio.Task] = set()
+        self._unconfirmed: set[asyncio.Task] = set()   # publishes whose caller did not wait for the confirm
+        self._held: asyncio.Future | None = None      # the last of them still waiting to be queued
         self._closing = False
         self._exchanges: dict[Exchange, None] = {}     # an ordered set
         self._queues: dict[str, _QueueSpec] = {}
@@ -205,13 +217,20 @@ class AmqpTransport(Transport):
         raise BrokerUnavailable("cannot reach the broker at " + "; ".join(failures))
 
     async def close(self) -> None:
+        if self._unconfirmed and self._link is not None and self._link.alive:
+            # what was handed over without waiting for its confirm goes out before the connection closes
+            pending = list(self._unconfirmed)
+            done, left = await asyncio.wait(pending, timeout=CLOSE_DRAIN_S)
+            if left:
+                log.warning("%d publish(es) not confirmed within %.0f s of closing", len(left), CLOSE_DRAIN_S)
         self._closing = True
         self._connected.set()                 # wake every waiter: they see _closing and give up
-        for task in [self._reconnecting, *self._repairs]:
+        for task in [self._reconnecting, *self._repairs, *self._unconfirmed]:
             if task is not None:
                 task.cancel()
         self._reconnecting = None
         self._repairs.clear()
+        self._unconfirmed.clear()
         link, self._link = self._link, None
         if link is not None:
             if link.outbox is not None:
@@ -435,8 +454,15 @@ class AmqpTransport(Transport):
 
     async def _ensure_exchange(self, link: _Link, exchange: Exchange) -> None:
         self._exchanges.setdefault(exchange, None)
-        if exchange not in link.exchanges:
-            await self._declare_exchange_on(link, exchange)
+        if exchange in link.exchanges:
+            return
+        # publishes that find the exchange undeclared share one declaration and go on in the order
+        # they came (the waiters of one future wake in order), so their messages keep that order
+        pending = link.declaring.get(exchange)
+        if pending is None:
+            pending = link.declaring[exchange] = asyncio.ensure_future(self._declare_exchange_on(link, exchange))
+            pending.add_done_callback(lambda _: link.declaring.pop(exchange, None))
+        await asyncio.shield(pending)
 
     async def declare_exchange(self, exchange: Exchange) -> None:
         if self._link is not None and exchange in self._link.exchanges:
@@ -682,7 +708,7 @@ class AmqpTransport(Transport):
     async def publish(self, exchange: Exchange, routing_key: str, body: bytes, *,
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
                       content_encoding: str | None = None, mandatory: bool = False,
-                      timestamp_us: int | None = None) -> None:
+                      timestamp_us: int | None = None, wait_for_confirm: bool = True) -> None:
         # The frame properties aio-pika's Message would put on the wire (transient, priority 0, a
         # headers table), built directly: its Message object costs more than the rest of a publish.
         properties = aiormq.spec.Basic.Properties(
@@ -707,7 +733,61 @@ class AmqpTransport(Transport):
             if isinstance(result, DeliveredMessage):
                 raise Unroutable(exchange.name, routing_key)
 
-        await self._on_link(f"publish to {exchange.name!r}", publish_on)
+        what = f"publish to {exchange.name!r}"
+        if wait_for_confirm or mandatory:
+            await self._on_link(what, publish_on)
+            return
+        if self._closing:
+            raise BusError(f"{what}: transport closed")
+        loop = asyncio.get_running_loop()
+        link = self._link
+        if (self._held is None and link is not None and link.alive and exchange in link.exchanges
+                and link.outbox is not None and not link.outbox.channel.is_closed):
+            # queued on the channel now, in the order of the calls; the confirm is awaited by a task
+            # of its own, which sends the message again if the connection is lost first
+            sent: list[asyncio.Task] = [link.outbox.send(exchange.name, routing_key, body, properties)]
+
+            async def confirmed(link: _Link) -> None:
+                if sent:
+                    await sent.pop()
+                    return
+                await publish_on(link)
+
+            self._track(loop.create_task(self._on_link(what, confirmed), name=f"amqp-confirm-{exchange.name}"))
+            return
+        # No connection, or the exchange not declared on it yet: the message waits in a task of its
+        # own, each behind the one before (self._held is the last of them), so the order holds.
+        before, mine = self._held, loop.create_future()
+        self._held = mine
+
+        def release() -> None:
+            if not mine.done():
+                mine.set_result(None)
+            if self._held is mine:
+                self._held = None
+
+        async def queued_then_confirmed(link: _Link) -> None:
+            if exchange not in link.exchanges:
+                await self._ensure_exchange(link, exchange)
+            assert link.outbox is not None
+            task = link.outbox.send(exchange.name, routing_key, body, properties)
+            release()
+            await task
+
+        async def later() -> None:
+            try:
+                if before is not None:
+                    await before
+                await self._on_link(what, queued_then_confirmed)
+            finally:
+                release()
+
+        self._track(loop.create_task(later(), name=f"amqp-held-{exchange.name}"))
+
+    def _track(self, task: asyncio.Task) -> None:
+        self._unconfirmed.add(task)
+        task.add_done_callback(self._unconfirmed.discard)
+        task.add_done_callback(_log_failure)
 
 
 async def _exchange_declare(channel: aiormq.abc.AbstractChannel, exchange: Exchange) -> None:

@@ -284,7 +284,8 @@ class MemoryTransport(Transport):
     async def publish(self, exchange: Exchange, routing_key: str, body: bytes, *,
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
                       content_encoding: str | None = None, mandatory: bool = False,
-                      timestamp_us: int | None = None) -> None:
+                      timestamp_us: int | None = None, wait_for_confirm: bool = True) -> None:
+        # the in-memory broker takes a message at once: there is no confirm to wait for
         self._check()
         declared = self.broker.exchanges.get(exchange.name)
         if declared is None:

@@ -122,7 +122,7 @@ class Publisher:
         if spec.call_event and body.get("Call-ID"):
             headers["call-id"] = body["Call-ID"]
         await self._transport.publish(spec.exchange, routing_key, codec.encode(body), headers=headers or None,
-                                      mandatory=spec.mandatory)
+                                      mandatory=spec.mandatory, wait_for_confirm=spec.wait_for_confirm)
         if self._metrics is not None:
             counter = self._published.get(spec.key)
             if counter is None:

@@ -145,6 +145,9 @@ class Transport(abc.ABC):
     async def publish(self, exchange: Exchange, routing_key: str, body: bytes, *,
                       headers: Mapping[str, Any] | None = None, content_type: str = "application/json",
                       content_encoding: str | None = None, mandatory: bool = False,
-                      timestamp_us: int | None = None) -> None:
+                      timestamp_us: int | None = None, wait_for_confirm: bool = True) -> None:
         """Publish one message.  With ``mandatory`` the call waits for the broker
-        and raises ``Unroutable`` when the message is returned."""
+        and raises ``Unroutable`` when the message is returned.  Without
+        ``wait_for_confirm`` (and not ``mandatory``) it returns once the message is
+        queued in order; delivery to the broker, and sending it again after a lost
+        connection, go on in the background (failures are logged)."""

@@ -206,7 +206,7 @@ def _command(application: str, *, required: tuple[str, ...] = (), optional: tupl
         optional=optional + ("Insert-At",),
         values=values,
         schema=f"call.command.{application}.json", kazoo_schema=f"kapi.dialplan.{application}.json",
-        description=description,
+        wait_for_confirm=False, description=description,
     ))
 
 
@@ -537,7 +537,7 @@ MEDIA_RESP = _declare(MessageSpec(
     key="media.media_resp", category="media", name="media_resp", exchange=x.TARGETED,
     routing_key=to_destination,
     required=("Media-Name", "Stream-URL"),
-    schema="media.media_resp.json", kazoo_schema="kapi.media.media_resp.json",
+    schema="media.media_resp.json", kazoo_schema="kapi.media.media_resp.json", wait_for_confirm=False,
     description="a signed http:// Stream-URL, to the request's Server-ID (media.md 3, 6.3)",
 ))
 
@@ -545,6 +545,6 @@ MEDIA_ERROR = _declare(MessageSpec(
     key="media.media_error", category="media", name="media_error", exchange=x.TARGETED,
     routing_key=to_destination,
     required=("Media-Name", "Error-Code"), optional=("Error-Msg",),
-    schema="media.media_error.json", kazoo_schema="kapi.media.media_error.json",
+    schema="media.media_error.json", kazoo_schema="kapi.media.media_error.json", wait_for_confirm=False,
     description="why there is no Stream-URL, to the request's Server-ID (media.md 3, 6.2)",
 ))

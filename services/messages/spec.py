@@ -49,6 +49,11 @@ class MessageSpec:
     kazoo_schema: str | None = None  # KAZOO's schema of the same message, for the contract test
     mandatory: bool = False        # AMQP mandatory flag (action.execute, doc_type_update)
     call_event: bool = False       # publish with the ``call-id`` AMQP header
+    # publish() returns once the broker confirmed the message (True), or once it is queued on the
+    # channel, with the confirm awaited in the background and the message sent again if the
+    # connection is lost first (False: call commands and media replies, whose sender is a call
+    # waiting on the line; KAZOO itself publishes without confirms)
+    wait_for_confirm: bool = True
     # top-level fields that are data, not envelope: sent exactly as given, so an
     # empty string or null survives (a sysconf ``Value``, config.md 2.4 and 4.4)
     data_fields: tuple[str, ...] = ()

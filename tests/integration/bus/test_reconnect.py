@@ -185,6 +185,44 @@ async def test_a_publish_and_a_binding_made_during_the_outage_wait_for_the_conne
     assert inbox.keys == ["call.P.held"]                    # once
 
 
+async def test_publishes_not_waiting_for_their_confirm_keep_their_order_and_are_out_before_close(
+        amqp_url, transports):
+    transport = transports(amqp_url)
+    await transport.connect()
+    listener = transports(amqp_url)
+    await listener.connect()
+    _, inbox = await listening(listener, "call.*.ordered")
+    keys = [f"call.{n:04d}.ordered" for n in range(300)]
+    for key in keys:
+        await asyncio.wait_for(transport.publish(x.CALLEVT, key, b"{}", wait_for_confirm=False), 1)
+    await transport.close()                                  # right away: close waits for them
+    await inbox.wait_for(keys[-1])
+    await asyncio.sleep(0.2)
+    assert inbox.keys == keys                                # all, once each, in order
+
+
+async def test_a_publish_not_waiting_for_its_confirm_returns_at_once_and_goes_out_after_the_outage(
+        amqp_url, proxies, transports):
+    proxy = await proxies()
+    transport = transports(proxy.url(amqp_url), reconnect_interval=0.2, reconnect_max_interval=0.5)
+    await transport.connect()
+    listener = transports(amqp_url)
+    await listener.connect()
+    _, inbox = await listening(listener, "call.*.later")
+
+    await proxy.cut()
+    await asyncio.sleep(0.2)
+    keys = [f"call.{n}.later" for n in range(5)]
+    for key in keys:          # the caller is not held: the message waits for the connection instead
+        await asyncio.wait_for(transport.publish(x.CALLEVT, key, b"{}", wait_for_confirm=False), 0.5)
+    await asyncio.sleep(1.0)
+    assert inbox.keys == []
+    await proxy.restore()
+    await inbox.wait_for(keys[-1], timeout=15)
+    await asyncio.sleep(0.3)
+    assert inbox.keys == keys
+
+
 async def test_a_publish_held_longer_than_publish_wait_fails_clearly(amqp_url, proxies, transports):
     proxy = await proxies()
     transport = transports(proxy.url(amqp_url), publish_wait=1.0, reconnect_interval=0.2)
