@@ -17,12 +17,16 @@ permitted); the pinned placement is then reported as n/a and the run goes on.
 Every affinity changed is put back when the placement ends, also on error.
 Two benchmark runs on one machine take the pinned placement one at a time (a
 lock file in the temporary directory): the second would otherwise take the
-first one's pinned masks for the broker's own and put those back.
+first one's pinned masks for the broker's own and put those back.  The lock
+file holds the broker's original masks while it is pinned, so a run killed
+while pinned (SIGKILL) leaves them behind and the next pinned run puts them
+back at its end.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import subprocess
 import tempfile
@@ -104,11 +108,11 @@ class Pinning:
         return (f"measured process on core {sorted(self.service_cpus)}, driver/load and broker "
                 f"(beam.smp pids {', '.join(map(str, self.broker))}) on cores {sorted(self.other_cpus)}")
 
-    def _set(self, pid: int, cpus: set[int], save: bool) -> None:
+    def _set(self, pid: int, cpus: set[int], save: bool, known: dict[int, set[int]] | None = None) -> None:
         for tid in threads_of(pid):
             try:
                 if save and tid not in self._saved:
-                    self._saved[tid] = os.sched_getaffinity(tid)
+                    self._saved[tid] = (known or {}).get(tid) or os.sched_getaffinity(tid)
                 os.sched_setaffinity(tid, cpus)
             except (ProcessLookupError, FileNotFoundError):
                 continue                       # a thread that ended meanwhile
@@ -119,9 +123,15 @@ class Pinning:
         self._take_lock()
         self._own_mask = os.sched_getaffinity(0)
         try:
+            left = self._left_behind()
+            if left:
+                print("(a benchmark run ended while the broker was pinned: its original CPU affinity is put back "
+                      "at the end of this placement)", flush=True)
             self._set(os.getpid(), self.other_cpus, save=True)
+            own = set(self._saved)
             for pid in self.broker:
-                self._set(pid, self.other_cpus, save=True)
+                self._set(pid, self.other_cpus, save=True, known=left)
+            self._write_state({tid: mask for tid, mask in self._saved.items() if tid not in own})
         except BaseException:
             self.restore()
             raise
@@ -135,6 +145,22 @@ class Pinning:
         except BlockingIOError:
             print("(another benchmark run has the pinned placement: waiting for it to end)", flush=True)
             fcntl.flock(self._lock, fcntl.LOCK_EX)
+
+    def _left_behind(self) -> dict[int, set[int]]:
+        """The broker's original masks a run killed while pinned left in the lock file (else empty)."""
+        try:
+            os.lseek(self._lock, 0, os.SEEK_SET)
+            text = os.read(self._lock, 1 << 20).decode()
+            return {int(tid): set(mask) for tid, mask in json.loads(text).items()} if text.strip() else {}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _write_state(self, masks: dict[int, set[int]]) -> None:
+        os.ftruncate(self._lock, 0)
+        if masks:
+            os.lseek(self._lock, 0, os.SEEK_SET)
+            os.write(self._lock, json.dumps({str(tid): sorted(mask) for tid, mask in masks.items()}).encode())
+        os.fsync(self._lock)
 
     def pin(self, pid: int) -> None:
         """The measured process (every thread it has; later ones inherit it) alone on its core."""
@@ -158,6 +184,11 @@ class Pinning:
                     pass
         self._saved.clear()
         if self._lock is not None:
+            if not errors:
+                try:
+                    self._write_state({})         # nothing left pinned
+                except OSError:
+                    pass
             os.close(self._lock)                  # releases the lock
             self._lock = None
         if errors:

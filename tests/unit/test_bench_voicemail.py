@@ -205,3 +205,35 @@ def test_timed_events_count_the_call_events_consumed():
     for digit in "12":
         events.put(Message(m.CALL_EVENTS["DTMF"], {"Call-ID": "c1", "DTMF-Digit": digit}))
     assert latencies.events == 2
+
+
+def test_pinning_puts_back_what_a_killed_run_left_pinned(monkeypatch, tmp_path):
+    """A process of our own stands in for the broker: pinned, the run 'killed' (its masks left in the lock
+    file), then the next pinned placement restores the original masks, and nothing stays pinned."""
+    import os
+    import subprocess
+    import sys
+
+    from bench.voicemail import placement
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core")
+    monkeypatch.setattr(placement.tempfile, "gettempdir", lambda: str(tmp_path))
+    broker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        monkeypatch.setattr(placement, "broker_pids", lambda: [broker.pid])
+        original, own = os.sched_getaffinity(broker.pid), os.sched_getaffinity(0)
+        killed = placement.Pinning("amqp://guest:guest@127.0.0.1:5672/")
+        assert killed.possible, killed.reason
+        killed.__enter__()
+        assert os.sched_getaffinity(broker.pid) == killed.other_cpus
+        os.close(killed._lock)                       # the run dies: no restore, its lock goes with it
+        os.sched_setaffinity(0, killed._own_mask)
+        with placement.Pinning("amqp://guest:guest@127.0.0.1:5672/") as later:
+            assert os.sched_getaffinity(broker.pid) == later.other_cpus
+            assert os.sched_getaffinity(0) == later.other_cpus
+        assert os.sched_getaffinity(broker.pid) == original
+        assert os.sched_getaffinity(0) == own
+        assert (tmp_path / placement.LOCK_NAME).read_text() == ""
+    finally:
+        broker.kill()
+        broker.wait()
