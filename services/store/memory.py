@@ -7,6 +7,8 @@ out, so callers never share objects with the store.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,23 +41,47 @@ class _Entry:
         return local.Current(self.rev, self.deleted, body, self.attachments)
 
 
+_made = itertools.count()
+
+
 @dataclass
 class _Database:
     docs: dict[str, _Entry] = field(default_factory=dict)
     # (view name, key JSON) -> doc id -> values emitted under that key
     index: dict[tuple[str, str], dict[str, list[Any]]] = field(default_factory=dict)
+    # view name -> its keys (JSON) in sorted order, so a prefix query reads only its range
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    # (view name, key JSON) -> when its bucket was made: queries answer in that order, as before
+    made: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def store(self, write: local.Write) -> None:
         old = self.docs.get(write.doc_id)
         if old is not None:
             for view_name, key, _ in old.rows:
+                # an emptied bucket stays, keeping its place in the answer order
                 self.index.get((view_name, key), {}).pop(write.doc_id, None)
         data = {} if old is None or write.deleted else old.data
         data = {name: write.new_data.get(name, data.get(name, b"")) for name in write.attachments}
         body = None if write.body is None else local.dumps(write.body)
         self.docs[write.doc_id] = _Entry(write.rev, write.deleted, body, write.attachments, data, write.rows)
         for view_name, key, value in write.rows:
-            self.index.setdefault((view_name, key), {}).setdefault(write.doc_id, []).append(value)
+            bucket = self.index.get((view_name, key))
+            if bucket is None:
+                bucket = self.index[(view_name, key)] = {}
+                self.made[(view_name, key)] = next(_made)
+                bisect.insort(self.keys.setdefault(view_name, []), key)
+            bucket.setdefault(write.doc_id, []).append(value)
+
+    def keys_with_prefix(self, view_name: str, prefix: str) -> list[str]:
+        """The keys of ``view_name`` starting with ``prefix``, in the order their buckets were made."""
+        keys = self.keys.get(view_name, [])
+        found = []
+        for i in range(bisect.bisect_left(keys, prefix), len(keys)):
+            if not keys[i].startswith(prefix):
+                break
+            found.append(keys[i])
+        found.sort(key=lambda k: self.made[(view_name, k)])
+        return found
 
     def live(self, doc_id: str) -> _Entry:
         entry = self.docs.get(doc_id)
@@ -168,12 +194,10 @@ class MemoryStore(Store):
     async def _view(self, db: str, view: views.View, *, key: Any = ALL_KEYS,
                     include_docs: bool = False) -> list[ViewRow]:
         database = self._database(db)
-        if key is ALL_KEYS:
-            buckets = [(json.loads(k), ids) for (name, k), ids in database.index.items() if name == view.name]
-        elif isinstance(key, views.KeyPrefix):
-            start = key.text()
-            buckets = [(json.loads(k), ids) for (name, k), ids in database.index.items()
-                       if name == view.name and k.startswith(start)]
+        if key is ALL_KEYS or isinstance(key, views.KeyPrefix):
+            start = "" if key is ALL_KEYS else key.text()
+            buckets = [(json.loads(k), database.index[(view.name, k)])
+                       for k in database.keys_with_prefix(view.name, start)]
         else:
             wanted = views.key_json(key)
             buckets = [(key, database.index.get((view.name, wanted), {}))]
