@@ -90,7 +90,7 @@ class VoicemailListener:
         self.replies = await bus.reply_queue("voicemail")
         self.events = await bus.consumer(unique_queue_name("voicemail_events"), exclusive=True, prefetch=256)
         self.events.on_any(self._on_event)
-        await self.events.start(acks=False)          # this process's own queue: no acks (Consumer.start)
+        await self.events.start()
         self.actions = await bus.consumer(self.queue_name, exclusive=False, auto_delete=True,
                                           on_invalid=self._on_invalid_action)
         await self.actions.bind(KAPPS, callflow_action_key("voicemail"))

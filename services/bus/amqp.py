@@ -108,7 +108,6 @@ class _ConsumerSpec:
     handler: DeliveryHandler
     prefetch: int
     exclusive: bool
-    acks: bool = True
 
 
 @dataclass
@@ -613,10 +612,10 @@ class AmqpTransport(Transport):
     # -- consumers ---------------------------------------------------------------------------------------
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 64,
-                      exclusive: bool = False, acks: bool = True) -> str:
+                      exclusive: bool = False) -> str:
         spec = self._spec(queue)
         self._tags += 1
-        consumer = _ConsumerSpec(f"{self._name}.{self._tags}", queue, handler, prefetch, exclusive, acks)
+        consumer = _ConsumerSpec(f"{self._name}.{self._tags}", queue, handler, prefetch, exclusive)
         spec.consumers[consumer.tag] = consumer
         self._consumers[consumer.tag] = consumer
 
@@ -639,9 +638,8 @@ class AmqpTransport(Transport):
         link.consuming.add(consumer.tag)
         try:
             await channel.basic_qos(prefetch_count=consumer.prefetch)
-            await channel.basic_consume(consumer.queue, _deliveries_to(consumer.handler, consumer.acks),
-                                        exclusive=consumer.exclusive, consumer_tag=consumer.tag,
-                                        no_ack=not consumer.acks)
+            await channel.basic_consume(consumer.queue, _deliveries_to(consumer.handler),
+                                        exclusive=consumer.exclusive, consumer_tag=consumer.tag)
         except BaseException:
             link.consuming.discard(consumer.tag)
             raise
@@ -797,17 +795,7 @@ async def _exchange_declare(channel: aiormq.abc.AbstractChannel, exchange: Excha
                                    auto_delete=exchange.auto_delete, internal=exchange.internal)
 
 
-def _deliveries_to(handler: DeliveryHandler, acks: bool = True) -> Callable[[DeliveredMessage], Awaitable[None]]:
-    if not acks:
-        async def unacked(message: DeliveredMessage) -> None:
-            # consumed without acks: nothing to settle (Delivery.ack and reject do nothing)
-            properties, delivery = message.header.properties, message.delivery
-            await handler(Delivery(
-                body=message.body, headers=properties.headers or {}, content_type=properties.content_type,
-                content_encoding=properties.content_encoding, exchange=delivery.exchange or "",
-                routing_key=delivery.routing_key or "", redelivered=bool(delivery.redelivered)))
-        return unacked
-
+def _deliveries_to(handler: DeliveryHandler) -> Callable[[DeliveredMessage], Awaitable[None]]:
     async def on_message(message: DeliveredMessage) -> None:
         # Acks and rejects go on the channel the message came on (see _settle).
         channel, delivery = message.channel, message.delivery

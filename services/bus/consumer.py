@@ -83,15 +83,10 @@ class Consumer:
     async def unbind(self, exchange: Exchange, routing_key: str) -> None:
         await self._transport.unbind(self.queue, exchange, routing_key)
 
-    async def start(self, *, exclusive: bool = False, acks: bool | None = None) -> None:
-        """Start consuming.  Acks (by default unless ``exclusive``) only where they protect something:
-        a queue of this connection alone (an exclusive consumer, or ``acks=False`` for a queue
-        declared exclusive) dies with the connection, and its messages with it."""
-        if acks is None:
-            acks = not exclusive
+    async def start(self, *, exclusive: bool = False) -> None:
         if self._tag is None:
             self._tag = await self._transport.consume(self.queue, self._on_delivery, prefetch=self._prefetch,
-                                                      exclusive=exclusive, acks=acks)
+                                                      exclusive=exclusive)
 
     @property
     def running(self) -> bool:

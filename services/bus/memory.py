@@ -260,8 +260,7 @@ class MemoryTransport(Transport):
             entries.remove((routing_key, queue))
 
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 64,
-                      exclusive: bool = False, acks: bool = True) -> str:
-        # acks: the in-memory broker's acks cost nothing; every consumer is acked the same way
+                      exclusive: bool = False) -> str:
         self._check()
         target = self._queue(queue)
         if exclusive and target.consumers:

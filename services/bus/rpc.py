@@ -96,7 +96,7 @@ class ReplyQueue:
                                             arguments=self._arguments)
         await self.consumer.bind(TARGETED, self.name)
         self.consumer.on_any(self._dispatch)
-        await self.consumer.start(acks=not self._exclusive)
+        await self.consumer.start()
         return self
 
     async def _dispatch(self, message: Message) -> None:

@@ -135,11 +135,8 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def consume(self, queue: str, handler: DeliveryHandler, *, prefetch: int = 64,
-                      exclusive: bool = False, acks: bool = True) -> str:
-        """Start delivering the queue's messages to ``handler``; returns a consumer tag.
-
-        ``acks=False``: the broker counts a message delivered once sent (no ack, no prefetch
-        limit); for a queue of this connection alone, which dies with it anyway."""
+                      exclusive: bool = False) -> str:
+        """Start delivering the queue's messages to ``handler``; returns a consumer tag."""
 
     @abc.abstractmethod
     async def cancel(self, consumer_tag: str) -> None: ...

@@ -338,32 +338,3 @@ async def test_a_queue_that_vanishes_soon_after_a_reconnect_is_declared_again(am
     await transport.consume(queue, inbox)
     await other.publish(x.CALLEVT, "call.L.late-cleanup", b"{}")
     await inbox.wait_for("call.L.late-cleanup")
-
-
-async def test_a_queue_consumed_without_acks_is_not_held_to_its_prefetch(amqp_url, transports):
-    """acks=False (a queue of this connection alone): the broker does not wait for acks."""
-    transport = transports(amqp_url)
-    await transport.connect()
-    release = asyncio.Event()
-    seen: list[str] = []
-
-    async def slow(delivery: Delivery) -> None:
-        seen.append(delivery.routing_key)
-        await release.wait()
-        await delivery.ack()                     # does nothing without acks
-
-    for acks, word in ((True, "acked"), (False, "unacked")):
-        queue = await transport.declare_queue(f"na-{word}-{secrets.token_hex(4)}", exclusive=True)
-        await transport.bind(queue, x.CALLEVT, f"call.*.{word}")
-        await transport.consume(queue, slow, prefetch=1, exclusive=True, acks=acks)
-    for n in range(5):
-        for word in ("acked", "unacked"):
-            await transport.publish(x.CALLEVT, f"call.{n}.{word}", b"{}")
-    await asyncio.sleep(1.0)
-    try:
-        assert sum(key.endswith(".unacked") for key in seen) == 5
-        assert sum(key.endswith(".acked") for key in seen) == 1          # held to prefetch 1 until acked
-    finally:
-        release.set()
-    await asyncio.sleep(0.3)
-    assert sum(key.endswith(".acked") for key in seen) == 5
