@@ -10,6 +10,7 @@ the rows and prints one table, and draws the curves (``bench/plots.py``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import math
 import os
@@ -182,3 +183,16 @@ def rss_bytes(pid: int) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+async def quit_child(process, timeout: float = 20.0) -> None:
+    """End a benchmark child process driven over stdin: ``quit``, then SIGTERM if it outlives ``timeout``."""
+    if process.returncode is not None:
+        return
+    process.stdin.write(b"quit\n")
+    await process.stdin.drain()
+    try:
+        await asyncio.wait_for(process.wait(), timeout)
+    except asyncio.TimeoutError:
+        process.terminate()
+        await process.wait()

@@ -34,12 +34,11 @@ from typing import Any, Mapping
 
 import aiohttp
 
-from services.bus import Bus, BusError, unique_queue_name
+from services.bus import Bus, BusError
 from services.bus.rpc import ReplyQueue
-from services.exchanges import CONFIGURATION
 from services.logging import bind_call
 from services.media import wav
-from services.media.answers import EVENT_BINDINGS, flushes
+from services.media.answers import consume_changes, flushes
 from services.media.names import GatewayHandling, gateway_handling
 from services.messages import catalogue as m
 
@@ -122,14 +121,7 @@ class MediaLookup:
     async def start(self) -> "MediaLookup":
         if self.cache_seconds > 0:
             # the change events first, so nothing kept can miss one
-            changes = await self._bus.consumer(unique_queue_name("gw-media-changes"), exclusive=True,
-                                               auto_delete=True)
-            for binding in EVENT_BINDINGS:
-                await changes.bind(CONFIGURATION, binding)
-            for spec in m.DOC_CHANGES.values():
-                changes.on(spec, self._on_change)
-            await changes.start(exclusive=True)
-            self._changes = changes
+            self._changes = await consume_changes(self._bus, "gw-media-changes", self._on_change)
         self._replies = await self._bus.reply_queue("gw-media")
         return self
 

@@ -24,7 +24,7 @@ import time
 import aio_pika
 import orjson
 
-from bench.common import ROOT, cpu_seconds
+from bench.common import ROOT, cpu_seconds, quit_child
 
 EXCHANGE = "bench-voicemail-raw"
 IN_KEY = "raw.event"
@@ -162,14 +162,7 @@ class RawBaseline:
         try:
             await self.connection.close()
         finally:
-            if self.process.returncode is None:
-                self.process.stdin.write(b"quit\n")
-                await self.process.stdin.drain()
-                try:
-                    await asyncio.wait_for(self.process.wait(), 20)
-                except asyncio.TimeoutError:
-                    self.process.terminate()
-                    await self.process.wait()
+            await quit_child(self.process)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
+from bench.common import quit_child
 from bench.voicemail.measure import REPO_ROOT, Latencies, LevelWatch, pct, timed_calls
 from bench.voicemail.seed import seed, seed_check
 
@@ -147,11 +147,4 @@ class Service:
         return await self.ask("report")
 
     async def stop(self) -> None:
-        if self.process.returncode is None:
-            self.process.stdin.write(b"quit\n")
-            await self.process.stdin.drain()
-            try:
-                await asyncio.wait_for(self.process.wait(), 20)
-            except asyncio.TimeoutError:
-                self.process.send_signal(signal.SIGTERM)
-                await self.process.wait()
+        await quit_child(self.process)

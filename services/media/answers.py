@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
+from services.bus import unique_queue_name
+from services.exchanges import CONFIGURATION
 from services.media.audio import Place
+from services.messages import catalogue as m
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,18 @@ def flushes(event: Mapping[str, Any]) -> bool:
     if name == "db_deleted":
         return True
     return name.startswith("doc_") and (event.get("Type") in _TYPES or event.get("Database") in _DATABASES)
+
+
+async def consume_changes(bus, prefix: str, handler: Callable[[Any], Awaitable[None]]):
+    """A started consumer of a queue of this process's own (``prefix``-<unique>) that hands
+    ``handler`` every configuration event :data:`EVENT_BINDINGS` covers (check ``flushes``)."""
+    events = await bus.consumer(unique_queue_name(prefix), exclusive=True, auto_delete=True)
+    for binding in EVENT_BINDINGS:
+        await events.bind(CONFIGURATION, binding)
+    for spec in m.DOC_CHANGES.values():
+        events.on(spec, handler)
+    await events.start(exclusive=True)
+    return events
 
 
 class Answers:

@@ -29,10 +29,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from services.bus import Bus, unique_queue_name
-from services.exchanges import CONFIGURATION, KAPPS
+from services.bus import Bus
+from services.exchanges import KAPPS
 from services.media import names
-from services.media.answers import EVENT_BINDINGS, Answers, flushes
+from services.media.answers import Answers, consume_changes, flushes
 from services.media.audio import AudioResolver, Failure, Place, Unresolved
 from services.media.endpoint import MediaEndpoint
 from services.media.prompts import PromptLookup
@@ -97,13 +97,7 @@ class MediaResponder:
             raise ValueError(f"media Stream-URLs would start with {base or '(nothing)'!r}; a gateway needs "
                              "http:// (set KZ_PUBLIC_URL to an http:// address)")
         # the change events first, so nothing remembered can miss one
-        events = await self._bus.consumer(unique_queue_name("media_events"), exclusive=True, auto_delete=True)
-        for binding in EVENT_BINDINGS:
-            await events.bind(CONFIGURATION, binding)
-        for spec in m.DOC_CHANGES.values():
-            events.on(spec, self._on_change)
-        await events.start(exclusive=True)
-        self._events = events
+        self._events = await consume_changes(self._bus, "media_events", self._on_change)
         consumer = await self._bus.consumer(self.queue_name, exclusive=False, auto_delete=True,
                                             prefetch=self._prefetch)
         await consumer.bind(KAPPS, m.MEDIA_REQ_KEY)

@@ -110,6 +110,17 @@ async def _reconnected(transport: AmqpTransport, timeout: float = 15.0) -> int:
     return transport.reconnects
 
 
+async def _proxied_and_listened(amqp_url, proxies, transports, key: str):
+    """A transport through a proxy the test can cut, and a direct one with an inbox of ``key``."""
+    proxy = await proxies()
+    transport = transports(proxy.url(amqp_url), reconnect_interval=0.2, reconnect_max_interval=0.5)
+    await transport.connect()
+    listener = transports(amqp_url)
+    await listener.connect()
+    _, inbox = await listening(listener, key)
+    return proxy, transport, listener, inbox
+
+
 async def test_connects_to_the_first_broker_of_the_list_that_answers(amqp_url, transports, caplog):
     caplog.set_level(logging.INFO, logger="services.bus.amqp")
     dead = _dead_url(amqp_url)
@@ -162,12 +173,7 @@ async def test_after_a_lost_connection_every_queue_binding_and_consumer_is_back_
 
 async def test_a_publish_and_a_binding_made_during_the_outage_wait_for_the_connection(
         amqp_url, proxies, transports):
-    proxy = await proxies()
-    transport = transports(proxy.url(amqp_url), reconnect_interval=0.2, reconnect_max_interval=0.5)
-    await transport.connect()
-    listener = transports(amqp_url)
-    await listener.connect()
-    _, inbox = await listening(listener, "call.*.held")
+    proxy, transport, listener, inbox = await _proxied_and_listened(amqp_url, proxies, transports, "call.*.held")
     own, mine = await listening(transport)
 
     await proxy.cut()
@@ -203,12 +209,7 @@ async def test_publishes_not_waiting_for_their_confirm_keep_their_order_and_are_
 
 async def test_a_publish_not_waiting_for_its_confirm_returns_at_once_and_goes_out_after_the_outage(
         amqp_url, proxies, transports):
-    proxy = await proxies()
-    transport = transports(proxy.url(amqp_url), reconnect_interval=0.2, reconnect_max_interval=0.5)
-    await transport.connect()
-    listener = transports(amqp_url)
-    await listener.connect()
-    _, inbox = await listening(listener, "call.*.later")
+    proxy, transport, _, inbox = await _proxied_and_listened(amqp_url, proxies, transports, "call.*.later")
 
     await proxy.cut()
     await asyncio.sleep(0.2)
