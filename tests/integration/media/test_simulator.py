@@ -256,7 +256,7 @@ async def test_MED_041_a_configured_length_wins_over_the_body(sim, memory_store,
     assert result.media[0]["seconds"] == 2.0      # the body's own length, overridden by the test
 
 
-async def test_MED_042_a_load_test_cache_plays_a_name_again_until_a_media_change(sim, amqp_url, memory_store,
+async def test_a_load_test_media_cache_plays_a_name_again_until_a_media_change(sim, amqp_url, memory_store,
                                                                                 tmp_path):
     """``media_cache_seconds`` (off by default): a fetched name is played again with no media_req
     and no GET, as ecallmgr and FreeSWITCH's HTTP cache do (media.md 2.3); a miss is never kept;
