@@ -156,7 +156,10 @@ class MediaLookup:
                 return kept[0]
             pending = self._pending.get(media_name)
             if pending is not None:          # asked for already: share that answer
-                fetched = await asyncio.shield(pending)
+                try:
+                    fetched = await asyncio.shield(pending)
+                except Exception:            # the call that asked went away first: ask again
+                    return await self._ask_and_get(media_name, call_id, command)
                 if fetched.ok:
                     self.cache_hits += 1
                     return replace(fetched, via="cache")
