@@ -38,7 +38,7 @@ from services.bus import Bus, BusError
 from services.bus.rpc import ReplyQueue
 from services.logging import bind_call
 from services.media import wav
-from services.media.answers import consume_changes, flushes
+from services.media.answers import consume_changes
 from services.media.names import GatewayHandling, gateway_handling
 from services.messages import catalogue as m
 
@@ -134,12 +134,12 @@ class MediaLookup:
             await replies.close()
 
     async def _on_change(self, message) -> None:
-        if flushes(message):
-            log.debug("media cache dropped (%d names): %s %s/%s", len(self._cache), message.spec.name,
-                      message.get("Database"), message.get("ID"))
-            self._cache.clear()
-            self._generation += 1
-            self.cache_flushes += 1
+        # only changes that can alter an answer come here (consume_changes)
+        log.debug("media cache dropped (%d names): %s %s/%s", len(self._cache), message.spec.name,
+                  message.get("Database"), message.get("ID"))
+        self._cache.clear()
+        self._generation += 1
+        self.cache_flushes += 1
 
     async def fetch(self, media_name: str, *, call_id: str, command: Mapping[str, Any] | None = None) -> Fetched:
         """The bytes of ``media_name`` (a name that :func:`needs_fetch`)."""

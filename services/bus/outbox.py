@@ -41,10 +41,6 @@ class Outbox:
         """Queue one message and wait for its confirm."""
         await self.send(exchange, routing_key, body, properties)
 
-    @property
-    def unconfirmed(self) -> int:
-        return len(self._sending)
-
     def close(self) -> None:
         for task in list(self._sending):
             task.cancel(BusError("transport closed"))

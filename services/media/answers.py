@@ -54,12 +54,16 @@ def flushes(event: Mapping[str, Any]) -> bool:
 
 async def consume_changes(bus, prefix: str, handler: Callable[[Any], Awaitable[None]]):
     """A started consumer of a queue of this process's own (``prefix``-<unique>) that hands
-    ``handler`` every configuration event :data:`EVENT_BINDINGS` covers (check ``flushes``)."""
+    ``handler`` every configuration event that :func:`flushes` what media names resolve to."""
+    async def flushing(message) -> None:
+        if flushes(message):
+            await handler(message)
+
     events = await bus.consumer(unique_queue_name(prefix), exclusive=True, auto_delete=True)
     for binding in EVENT_BINDINGS:
         await events.bind(CONFIGURATION, binding)
     for spec in m.DOC_CHANGES.values():
-        events.on(spec, handler)
+        events.on(spec, flushing)
     await events.start(exclusive=True)
     return events
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from services.bus import Bus
 from services.exchanges import KAPPS
 from services.media import names
-from services.media.answers import Answers, consume_changes, flushes
+from services.media.answers import Answers, consume_changes
 from services.media.audio import AudioResolver, Failure, Place, Unresolved
 from services.media.endpoint import MediaEndpoint
 from services.media.prompts import PromptLookup
@@ -122,8 +122,8 @@ class MediaResponder:
         return all(c is not None and c.running for c in (self._consumer, self._events))
 
     async def _on_change(self, message: Message) -> None:
-        if flushes(message):
-            self.answers.flush(f"{message.spec.name} {message.get('Database')}/{message.get('ID')}")
+        # only changes that can alter an answer come here (consume_changes)
+        self.answers.flush(f"{message.spec.name} {message.get('Database')}/{message.get('ID')}")
 
     async def answer(self, media_name: str) -> Answer:
         """What a media_req for ``media_name`` is answered with."""

@@ -8,7 +8,6 @@ out, so callers never share objects with the store.
 from __future__ import annotations
 
 import bisect
-import itertools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,9 +40,6 @@ class _Entry:
         return local.Current(self.rev, self.deleted, body, self.attachments)
 
 
-_made = itertools.count()
-
-
 @dataclass
 class _Database:
     docs: dict[str, _Entry] = field(default_factory=dict)
@@ -68,7 +64,7 @@ class _Database:
             bucket = self.index.get((view_name, key))
             if bucket is None:
                 bucket = self.index[(view_name, key)] = {}
-                self.made[(view_name, key)] = next(_made)
+                self.made[(view_name, key)] = len(self.made)     # buckets are never removed
                 bisect.insort(self.keys.setdefault(view_name, []), key)
             bucket.setdefault(write.doc_id, []).append(value)
 
