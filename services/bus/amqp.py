@@ -56,6 +56,7 @@ import aiormq
 from aiormq.abc import DeliveredMessage
 
 from services.exchanges import Exchange
+from services.bus.acks import AckBatch
 from services.bus.outbox import Outbox
 from services.bus.transport import (BrokerUnavailable, BusError, Delivery, DeliveryHandler, Transport,
                                     Unroutable)
@@ -137,6 +138,7 @@ class _Link:
         self.channels: dict[str, aiormq.abc.AbstractChannel] = {}    # queue -> its channel, once declared
         self.opening: dict[str, asyncio.Future] = {}                 # queue -> its declaration in progress
         self.consuming: set[str] = set()                             # consumer tags started here
+        self.acks: dict[str, AckBatch] = {}                          # exclusive queue -> its channel's acks
 
     @property
     def alive(self) -> bool:
@@ -570,6 +572,9 @@ class AmqpTransport(Transport):
             return                          # gone with the connection, or never declared on the next one
         channel = link.channels.pop(name, None)
         link.consuming.difference_update(spec.consumers)
+        batch = link.acks.pop(name, None)
+        if batch is not None:
+            batch.close()                   # the queue goes with its messages
         if channel is None or channel.is_closed:
             return
         try:
@@ -638,11 +643,26 @@ class AmqpTransport(Transport):
         link.consuming.add(consumer.tag)
         try:
             await channel.basic_qos(prefetch_count=consumer.prefetch)
-            await channel.basic_consume(consumer.queue, _deliveries_to(consumer.handler),
+            await channel.basic_consume(consumer.queue,
+                                        _deliveries_to(consumer.handler, self._acks_of(link, channel, consumer)),
                                         exclusive=consumer.exclusive, consumer_tag=consumer.tag)
         except BaseException:
             link.consuming.discard(consumer.tag)
             raise
+
+    def _acks_of(self, link: _Link, channel: aiormq.abc.AbstractChannel,
+                 consumer: _ConsumerSpec) -> AckBatch | None:
+        """The batched acks of an exclusive queue's channel (``services.bus.acks``); None for a
+        shared queue, whose messages are acked one by one (another consumer may take them)."""
+        spec = self._queues.get(consumer.queue)
+        if spec is None or not spec.exclusive:
+            return None
+        batch = link.acks.get(consumer.queue)
+        if batch is None or batch.channel is not channel:
+            if batch is not None:
+                batch.close()
+            batch = link.acks[consumer.queue] = AckBatch(channel, limit=consumer.prefetch // 4, settle=_settle)
+        return batch
 
     async def cancel(self, consumer_tag: str) -> None:
         consumer = self._consumers.pop(consumer_tag, None)
@@ -657,6 +677,9 @@ class AmqpTransport(Transport):
         link.consuming.discard(consumer_tag)
         channel = link.channels.get(consumer.queue)
         if channel is not None and not channel.is_closed:
+            batch = link.acks.get(consumer.queue)
+            if batch is not None and batch.channel is channel:
+                await batch.flush()
             await self._quietly(f"cancelling {consumer_tag}", channel.basic_cancel(consumer_tag))
 
     # -- a queue lost while the connection lives on -----------------------------------------------------
@@ -743,17 +766,11 @@ class AmqpTransport(Transport):
         link = self._link
         if (self._held is None and link is not None and link.alive and exchange in link.exchanges
                 and link.outbox is not None and not link.outbox.channel.is_closed):
-            # queued on the channel now, in the order of the calls; the confirm is awaited by a task
-            # of its own, which sends the message again if the connection is lost first
-            sent: list[asyncio.Task] = [link.outbox.send(exchange.name, routing_key, body, properties)]
-
-            async def confirmed(link: _Link) -> None:
-                if sent:
-                    await sent.pop()
-                    return
-                await publish_on(link)
-
-            self._track(loop.create_task(self._on_link(what, confirmed), name=f"amqp-confirm-{exchange.name}"))
+            # queued on the channel now, in the order of the calls; when its confirm does not come
+            # (the connection was lost first, or a nack), _after_confirm sends the message again
+            task = link.outbox.send(exchange.name, routing_key, body, properties)
+            self._unconfirmed.add(task)
+            task.add_done_callback(functools.partial(self._after_confirm, link, what, publish_on))
             return
         # No connection, or the exchange not declared on it yet: the message waits in a task of its
         # own, each behind the one before (self._held is the last of them), so the order holds.
@@ -784,6 +801,25 @@ class AmqpTransport(Transport):
 
         self._track(loop.create_task(later(), name=f"amqp-held-{exchange.name}"))
 
+    def _after_confirm(self, link: _Link, what: str, publish_on: Callable[[_Link], Awaitable[None]],
+                       task: asyncio.Task) -> None:
+        """A publish not waited for ended: nothing to do on its confirm; otherwise it is sent again
+        through ``_on_link`` (which waits for the connection) when ``_on_link`` would have retried it."""
+        self._unconfirmed.discard(task)
+        exc: BaseException | None = asyncio.CancelledError() if task.cancelled() else task.exception()
+        if exc is None:
+            return
+        if self._closing:
+            log.debug("%s: not confirmed before the transport closed (%s)", what, _reason(exc))
+            return
+        lost = isinstance(exc, (asyncio.CancelledError, BusError) + _LOST) or (
+            isinstance(exc, aiormq.exceptions.DeliveryError) and not isinstance(exc, aiormq.exceptions.PublishError))
+        if not lost and link.alive and link is self._link:
+            log.error("%s failed: %s", what, _reason(exc))
+            return
+        self._track(asyncio.get_running_loop().create_task(self._on_link(what, publish_on),
+                                                           name=f"amqp-resend-{what}"))
+
     def _track(self, task: asyncio.Task) -> None:
         self._unconfirmed.add(task)
         task.add_done_callback(self._unconfirmed.discard)
@@ -795,11 +831,20 @@ async def _exchange_declare(channel: aiormq.abc.AbstractChannel, exchange: Excha
                                    auto_delete=exchange.auto_delete, internal=exchange.internal)
 
 
-def _deliveries_to(handler: DeliveryHandler) -> Callable[[DeliveredMessage], Awaitable[None]]:
+def _deliveries_to(handler: DeliveryHandler,
+                   batch: AckBatch | None = None) -> Callable[[DeliveredMessage], Awaitable[None]]:
     async def on_message(message: DeliveredMessage) -> None:
-        # Acks and rejects go on the channel the message came on (see _settle).
+        # Acks and rejects go on the channel the message came on (see _settle), batched on an
+        # exclusive queue's channel (see services.bus.acks).
         channel, delivery = message.channel, message.delivery
+        tag = delivery.delivery_tag
         properties = message.header.properties
+        if batch is not None and batch.channel is channel:
+            ack = functools.partial(batch.ack, tag)
+            reject = functools.partial(batch.reject, tag)
+        else:
+            ack = functools.partial(_settle, channel.basic_ack, tag)
+            reject = functools.partial(_settle_reject, channel, tag)
         await handler(Delivery(
             body=message.body,
             headers=properties.headers or {},
@@ -808,10 +853,14 @@ def _deliveries_to(handler: DeliveryHandler) -> Callable[[DeliveredMessage], Awa
             exchange=delivery.exchange or "",
             routing_key=delivery.routing_key or "",
             redelivered=bool(delivery.redelivered),
-            _ack=functools.partial(_settle, channel.basic_ack, delivery.delivery_tag),
-            _reject=lambda requeue: _settle(channel.basic_reject, delivery.delivery_tag, requeue=requeue),
+            _ack=ack,
+            _reject=reject,
         ))
     return on_message
+
+
+async def _settle_reject(channel: aiormq.abc.AbstractChannel, tag: int, requeue: bool = False) -> None:
+    await _settle(channel.basic_reject, tag, requeue=requeue)
 
 
 def _reason(exc: BaseException) -> str:
