@@ -86,6 +86,13 @@ class Message(Mapping[str, Any]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._body)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        # the dict's own lookup: Mapping.get goes through __getitem__ and a KeyError per miss
+        return self._body.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._body
+
     def __len__(self) -> int:
         return len(self._body)
 
