@@ -7,7 +7,8 @@ its owner and the account never holds up the route_win queue.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from callflow_svc.call import Call
 from callflow_svc.config import CallflowConfig

@@ -18,7 +18,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Awaitable, Callable
 
 from callflow_svc import outcomes as o
 from callflow_svc.call import Call

@@ -25,7 +25,8 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 

@@ -19,7 +19,8 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.messages.spec import Message
 from services.store import layout

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Awaitable, Callable
 
 from services.bus import Bus, Consumer, unique_queue_name
 from services.exchanges import SWITCH, switch_command_key

@@ -29,7 +29,8 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterable, Protocol
 
 from services.bus import RequestTimeout
 from services.bus.rpc import ReplyQueue

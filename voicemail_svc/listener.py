@@ -25,7 +25,8 @@ from services.tasks import reap_idle_forever
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Awaitable, Callable
 
 from services.bus import Bus, unique_queue_name
 from services.exchanges import CALLEVT, KAPPS, call_events_binding, callflow_action_key

@@ -35,7 +35,8 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 from gateway_sim import media
 from gateway_sim.channel.describe import describe_command, describe_event

@@ -11,7 +11,8 @@ into a non-object on the way (config.md 1.5, ours) -- gives :data:`MISSING`.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable, Iterator
 
 
 class _Missing:

@@ -21,7 +21,8 @@ A builder raises ``ValueError`` when the body lacks what the key needs.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any, Iterable
 
 from services import exchanges as x
 from services.messages.spec import MessageSpec, RoutingKey, to_destination

@@ -62,7 +62,8 @@ import logging
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any, Generator, Mapping
+from collections.abc import Mapping
+from typing import Any, Generator
 
 log = logging.getLogger(__name__)
 

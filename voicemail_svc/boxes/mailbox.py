@@ -46,7 +46,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.store import layout
 from services.store.interface import Conflict, NotFound

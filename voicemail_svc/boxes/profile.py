@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, fields, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.config import keys as config_keys
 from voicemail_svc.call_control import Timers

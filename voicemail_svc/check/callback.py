@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.messages.etf import ActionResult
 from services.routing.numbers import normalize

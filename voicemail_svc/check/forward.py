@@ -39,7 +39,8 @@ import enum
 import logging
 import os
 from dataclasses import replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.media.audio import Audio, Unresolved
 from services.store import layout

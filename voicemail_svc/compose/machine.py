@@ -21,7 +21,8 @@ import asyncio
 import enum
 import logging
 import os
-from typing import Any, Awaitable, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Awaitable, Callable
 
 from services.messages.etf import ActionResult
 from voicemail_svc.boxes.mailbox import CallInfo, Mailbox

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from services.config import keys as config_keys
 from services.messages import catalogue as m
