@@ -19,6 +19,7 @@ in a database in a process also checks it is there and current.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from collections.abc import AsyncIterator
@@ -262,7 +263,8 @@ class CouchStore(Store):
         return (await self._send("GET", _doc_path(db, doc_id), what=f"{db}/{doc_id}")).json()
 
     async def _put(self, db: str, doc: dict) -> str:
-        response = await self._send("PUT", _doc_path(db, doc["_id"]), body=doc, what=f"{db}/{doc['_id']}")
+        response = await self._send("PUT", _doc_path(db, doc["_id"]), body=_base64_inline(doc),
+                                    what=f"{db}/{doc['_id']}")
         return response.json()["rev"]
 
     async def _delete(self, db: str, doc_id: str, rev: str) -> str:
@@ -272,7 +274,8 @@ class CouchStore(Store):
     async def _bulk_put(self, db: str, docs: list[dict]) -> list[BulkResult]:
         if not docs:
             return []
-        response = await self._send("POST", f"{_segment(db)}/_bulk_docs", body={"docs": docs}, what=db)
+        response = await self._send("POST", f"{_segment(db)}/_bulk_docs",
+                                    body={"docs": [_base64_inline(doc) for doc in docs]}, what=db)
         results = []
         for doc, outcome in zip(docs, response.json()):
             if "error" in outcome:
@@ -445,6 +448,19 @@ async def _window(chunks: AsyncIterator[bytes], offset: int, length: int | None)
         position = end
         if stop is not None and position >= stop:
             return
+
+
+def _base64_inline(doc: dict) -> dict:
+    """``doc`` as CouchDB takes it: inline attachment data given as bytes goes in base64."""
+    attachments = doc.get("_attachments")
+    if not isinstance(attachments, dict) or not any(
+            isinstance(spec, dict) and isinstance(spec.get("data"), (bytes, bytearray, memoryview))
+            for spec in attachments.values()):
+        return doc
+    encoded = {name: {**spec, "data": base64.b64encode(spec["data"]).decode("ascii")}
+               if isinstance(spec, dict) and isinstance(spec.get("data"), (bytes, bytearray, memoryview)) else spec
+               for name, spec in attachments.items()}
+    return {**doc, "_attachments": encoded}
 
 
 def _json_bytes(value: Any) -> bytes:

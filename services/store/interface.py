@@ -12,7 +12,8 @@ Documents
     CouchDB's update rules on every backend: a write to an existing document must
     carry its current ``_rev`` (else :class:`Conflict`); a new document must carry
     none; ``_attachments`` given with ``put`` replaces the document's attachment set
-    (entries are either inline ``data`` in base64 or ``stub: true`` for an attachment
+    (entries are either inline ``data`` -- base64 text as CouchDB takes it, or the raw
+    ``bytes``, which each backend stores as it needs -- or ``stub: true`` for an attachment
     the document already has), and a ``put`` without ``_attachments`` drops them, as
     in CouchDB.  Ids starting with ``_`` are refused on every backend.  Documents read
     back carry attachment stubs ``{content_type, digest, length, revpos, stub}``.

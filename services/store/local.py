@@ -135,10 +135,14 @@ def plan_put(doc: dict, current: Current | None) -> Write:
         if not isinstance(spec, dict):
             raise BadRequest(f"{doc_id}: attachment {name!r} must be an object")
         if "data" in spec:
-            try:
-                data = base64.b64decode(spec["data"], validate=True)
-            except (binascii.Error, TypeError, ValueError):
-                raise BadRequest(f"{doc_id}: attachment {name!r} is not valid base64") from None
+            data = spec["data"]
+            if isinstance(data, (bytearray, memoryview)):
+                data = bytes(data)
+            elif not isinstance(data, bytes):       # base64 text, as in a CouchDB PUT
+                try:
+                    data = base64.b64decode(data, validate=True)
+                except (binascii.Error, TypeError, ValueError):
+                    raise BadRequest(f"{doc_id}: attachment {name!r} is not valid base64") from None
             attachments[name] = AttachmentMeta.of(data, spec.get("content_type") or DEFAULT_CONTENT_TYPE, generation)
             new_data[name] = data
         elif spec.get("stub") is True and name in existing:

@@ -33,10 +33,10 @@ Rules:
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.store import layout
@@ -119,8 +119,10 @@ def new_message_doc(*, box: Mailbox, call: CallInfo, attachment: str, length_ms:
 
 
 def inline_audio(name: str, data: bytes, content_type: str) -> dict[str, Any]:
-    """``_attachments`` holding ``data`` inline, for a document write that carries its audio."""
-    return {name: {"content_type": content_type, "data": base64.b64encode(data).decode("ascii")}}
+    """``_attachments`` holding ``data`` inline, for a document write that carries its audio.
+    The bytes stay bytes: a local store keeps them as they are, the CouchDB backend sends
+    them in base64 (``services.store.interface``)."""
+    return {name: {"content_type": content_type, "data": data}}
 
 
 def attachment_names(doc: Mapping[str, Any]) -> list[str]:

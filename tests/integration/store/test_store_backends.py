@@ -205,6 +205,24 @@ async def test_inline_attachments_and_attachment_only_documents(store):
         await store.get_attachment(ACCOUNT_DB, "fresh", "a.bin")
 
 
+async def test_inline_attachment_data_may_be_raw_bytes_and_reads_back_as_base64_would(store):
+    await store.create_db(ACCOUNT_DB)
+    data = b"RIFF....WAVEfmt " + os.urandom(5000)
+    saved = await store.put(ACCOUNT_DB, {"_id": "raw1", "pvt_type": "media", "_attachments": {
+        "raw.wav": {"content_type": "audio/wav", "data": data}}})
+    await store.put(ACCOUNT_DB, {"_id": "b64", "pvt_type": "media", "_attachments": {
+        "raw.wav": {"content_type": "audio/wav", "data": base64.b64encode(data).decode()}}})
+    assert await store.get_attachment(ACCOUNT_DB, "raw1", "raw.wav") == data
+    stub = (await store.get(ACCOUNT_DB, "raw1"))["_attachments"]["raw.wav"]
+    twin = (await store.get(ACCOUNT_DB, "b64"))["_attachments"]["raw.wav"]
+    assert stub["length"] == len(data) and stub["digest"] == twin["digest"]
+    results = await store.bulk_put(ACCOUNT_DB, [{"_id": "raw2", "_attachments": {
+        "b.bin": {"content_type": "application/octet-stream", "data": bytearray(b"\x00\xff" * 10)}}}])
+    assert results[0].ok
+    assert await store.get_attachment(ACCOUNT_DB, "raw2", "b.bin") == b"\x00\xff" * 10
+    assert generation(saved["_rev"]) == 1
+
+
 async def test_large_attachment_streams_both_ways_byte_identical(store):
     await store.create_db(MODB)
     chunk_count, chunk_len = 24, 64 * 1024 + 7  # about 1.5 MB, chunks not aligned to the read size
