@@ -13,6 +13,11 @@ What it keeps true
     * A tag is acked at most once: every tag up to ``acked`` is settled, and an ack or
       reject of such a tag later (a handler that finished after a higher one) is dropped,
       where a second ack would close the channel (``PRECONDITION_FAILED``).
+    * The batch's frames reach the wire in the order they were decided.  aiormq's write queue
+      holds 10 frames; a put that waited for room can be overtaken by a later put, and an
+      ack of tag 5 after a ``multiple`` ack of tag 9 closes the channel (``unknown delivery
+      tag 5``; seen under load before this rule).  So every ack and reject of the batch is
+      decided and queued under one fair lock.
     * A reject goes out at once, as before; a later ``multiple`` ack does not touch it.
     * A handler still running when a higher tag is acked has its message acked early: on an
       exclusive queue that only matters if the channel closes while the connection lives,
@@ -43,6 +48,10 @@ class AckBatch:
         self._highest = 0               # the highest handled tag not yet acked
         self._waiting = 0               # handled messages waiting for the batch's ack
         self._timer: asyncio.TimerHandle | None = None
+        # aiormq's write queue is bounded: a frame whose put waited can be overtaken by a later one.
+        # Acks and rejects of the batch take their turn here (a fair lock) and decide inside it,
+        # so they reach the wire in the order decided (see the module docstring).
+        self._order = asyncio.Lock()
         self._flushing: asyncio.Task | None = None     # the timer's flush (kept: the loop holds tasks weakly)
         self.sent = 0                   # basic.ack frames sent (for tests and the benchmark)
 
@@ -58,20 +67,22 @@ class AckBatch:
             self._timer = asyncio.get_running_loop().call_later(self._delay_s, self._on_timer)
 
     async def reject(self, tag: int, requeue: bool = False) -> None:
-        if tag <= self.acked:
-            return
-        await self._send(self.channel.basic_reject, tag, requeue=requeue)
+        async with self._order:
+            if tag <= self.acked:
+                return
+            await self._send(self.channel.basic_reject, tag, requeue=requeue)
 
     async def flush(self) -> None:
         """Ack every handled message now (one frame)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._highest <= self.acked:
-            return
-        tag, self.acked, self._waiting = self._highest, self._highest, 0
-        self.sent += 1
-        await self._send(self.channel.basic_ack, tag, multiple=True)
+        async with self._order:
+            if self._highest <= self.acked:
+                return
+            tag, self.acked, self._waiting = self._highest, self._highest, 0
+            self.sent += 1
+            await self._send(self.channel.basic_ack, tag, multiple=True)
 
     def close(self) -> None:
         """Drop what waits (the channel is gone) and stop the timer."""

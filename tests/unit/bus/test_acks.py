@@ -81,3 +81,49 @@ async def test_a_lost_channel_is_the_settle_functions_business():
     batch = AckBatch(FakeChannel(), limit=1, settle=settle)
     await batch.ack(7)
     assert sent == [("basic_ack", 7, {"multiple": True})]
+
+
+class FullQueueChannel(FakeChannel):
+    """The first frame waits for room in the write queue (aiormq's holds 10), later ones do not:
+    a later put can overtake it unless the batch keeps its own order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.room = asyncio.Event()
+        self._first = True
+
+    async def _put(self, frame: tuple) -> None:
+        if self._first:
+            self._first = False
+            await self.room.wait()
+        self.frames.append(frame)
+
+    async def basic_ack(self, tag: int, *, multiple: bool = False, wait: bool = True) -> None:
+        await self._put(("ack", tag, multiple, wait))
+
+    async def basic_reject(self, tag: int, *, requeue: bool = False, wait: bool = True) -> None:
+        await self._put(("reject", tag, requeue, wait))
+
+
+async def test_frames_reach_the_channel_in_the_order_decided_when_a_put_has_to_wait():
+    channel = FullQueueChannel()
+    batch = AckBatch(channel, limit=2, delay_s=60)
+    first = asyncio.ensure_future(asyncio.gather(batch.ack(1), batch.ack(2)))   # the flush of 2 waits for room
+    await asyncio.sleep(0)
+    later = asyncio.ensure_future(asyncio.gather(batch.ack(3), batch.reject(5), batch.ack(4)))
+    await asyncio.sleep(0.01)
+    channel.room.set()
+    await asyncio.gather(first, later)
+    assert channel.frames == [("ack", 2, True, False), ("reject", 5, False, False), ("ack", 4, True, False)]
+
+
+async def test_a_reject_decided_after_a_multiple_ack_covered_its_tag_is_dropped():
+    channel = FullQueueChannel()
+    batch = AckBatch(channel, limit=1, delay_s=60)
+    flushing = asyncio.ensure_future(batch.ack(7))        # waits for room, its decision made: 7 acked
+    await asyncio.sleep(0)
+    rejecting = asyncio.ensure_future(batch.reject(6))    # tag 6 is covered by the ack of 7
+    await asyncio.sleep(0.01)
+    channel.room.set()
+    await asyncio.gather(flushing, rejecting)
+    assert channel.frames == [("ack", 7, True, False)]
