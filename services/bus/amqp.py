@@ -406,9 +406,7 @@ class AmqpTransport(Transport):
                         raise BusError(f"{what}: transport closed") from exc
                     # a nack: the broker did not take the message (a queue it was routed to died with
                     # its node): send it again, as for a publish lost with the connection
-                    retry = isinstance(exc, _LOST) or (isinstance(exc, aiormq.exceptions.DeliveryError)
-                                                      and not isinstance(exc, aiormq.exceptions.PublishError))
-                    if link.alive and link is self._link and not retry:
+                    if link.alive and link is self._link and not _worth_resending(exc):
                         raise
                     error = exc
             loop = asyncio.get_running_loop()
@@ -812,8 +810,7 @@ class AmqpTransport(Transport):
         if self._closing:
             log.debug("%s: not confirmed before the transport closed (%s)", what, _reason(exc))
             return
-        lost = isinstance(exc, (asyncio.CancelledError, BusError) + _LOST) or (
-            isinstance(exc, aiormq.exceptions.DeliveryError) and not isinstance(exc, aiormq.exceptions.PublishError))
+        lost = isinstance(exc, (asyncio.CancelledError, BusError)) or _worth_resending(exc)
         if not lost and link.alive and link is self._link:
             log.error("%s failed: %s", what, _reason(exc))
             return
@@ -861,6 +858,13 @@ def _deliveries_to(handler: DeliveryHandler,
 
 async def _settle_reject(channel: aiormq.abc.AbstractChannel, tag: int, requeue: bool = False) -> None:
     await _settle(channel.basic_reject, tag, requeue=requeue)
+
+
+def _worth_resending(exc: BaseException) -> bool:
+    """A failure that sending again may cure: the connection or channel went, or the broker nacked
+    (a queue the message was routed to died with its node); not a refusal such as a return."""
+    return isinstance(exc, _LOST) or (isinstance(exc, aiormq.exceptions.DeliveryError)
+                                      and not isinstance(exc, aiormq.exceptions.PublishError))
 
 
 def _reason(exc: BaseException) -> str:
