@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from urllib.parse import unquote
 
 from . import layout
 from .interface import BadRequest, BulkResult, Store, StoreError
+from .local import digest as attachment_digest
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,6 @@ def _same(target: dict, current: dict) -> bool:
     for name, spec in want.items():
         if "data" in spec:
             data = base64.b64decode(spec["data"])
-            digest = "md5-" + base64.b64encode(hashlib.md5(data).digest()).decode()
-            if have[name].get("digest") != digest or have[name].get("content_type") != spec["content_type"]:
+            if have[name].get("digest") != attachment_digest(data) or have[name].get("content_type") != spec["content_type"]:
                 return False
     return True
