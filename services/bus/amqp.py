@@ -37,8 +37,10 @@ Confirms
     there is no connection such messages wait in order, each behind the one before.
 
 Channels: one with publisher confirms for plain publishes, one for ``mandatory`` publishes
-(returns are reliable only with confirms), and one per queue so each consumer has its own
-prefetch.
+(returns are reliable only with confirms), one per queue so each consumer has its own
+prefetch, and one for binding and unbinding queues once declared (per-call bindings), so
+that the answer to a bind never waits behind a queue's deliveries and an unbind given up
+never closes a channel that carries them (``_bindings_channel``).
 """
 
 from __future__ import annotations
@@ -139,6 +141,8 @@ class _Link:
         self.opening: dict[str, asyncio.Future] = {}                 # queue -> its declaration in progress
         self.consuming: set[str] = set()                             # consumer tags started here
         self.acks: dict[str, AckBatch] = {}                          # exclusive queue -> its channel's acks
+        self.bindings: aiormq.abc.AbstractChannel | None = None      # bind/unbind of declared queues
+        self.bindings_opening = asyncio.Lock()
 
     @property
     def alive(self) -> bool:
@@ -591,8 +595,13 @@ class AmqpTransport(Transport):
 
         async def bind_on(link: _Link) -> None:
             await self._ensure_exchange(link, exchange)
-            channel = await self._queue_channel(link, spec)
-            await channel.queue_bind(queue, exchange.name, routing_key=routing_key)
+            await self._queue_channel(link, spec)           # the queue is declared on this connection
+            channel = await self._bindings_channel(link)
+            try:
+                await channel.queue_bind(queue, exchange.name, routing_key=routing_key)
+            except aiormq.exceptions.ChannelNotFoundEntity:
+                self._repair(link, queue)                   # the queue went under us: declare it again
+                raise
 
         try:
             await self._on_link(f"binding {queue!r} to {exchange.name!r}", bind_on, bounded=True)
@@ -610,7 +619,30 @@ class AmqpTransport(Transport):
         channel = link.channels.get(queue) if link is not None and link.alive else None
         if channel is None or channel.is_closed:
             return                          # not declared on this connection: the binding is gone already
-        await self._quietly(f"unbinding {queue!r}", channel.queue_unbind(queue, exchange.name, routing_key=routing_key))
+
+        async def unbind_on() -> None:
+            bindings = await self._bindings_channel(link)
+            await bindings.queue_unbind(queue, exchange.name, routing_key=routing_key)
+
+        await self._quietly(f"unbinding {queue!r}", unbind_on())
+
+    async def _bindings_channel(self, link: _Link) -> aiormq.abc.AbstractChannel:
+        """The channel that binds and unbinds queues already declared on ``link`` (per-call bindings).
+
+        Not a queue's own channel: the answer to a bind or unbind would wait there behind every
+        delivery read before it, and an unbind given up (``REMOVAL_TIMEOUT_S``) makes aiormq close
+        the channel it was sent on; on a queue's channel that stopped the queue's consumer and put
+        every unacked event back.  This channel carries no deliveries; one that closed is opened
+        again on next use.  Queues bind from any channel of the connection that declared them,
+        exclusive ones included."""
+        channel = link.bindings
+        if channel is not None and not channel.is_closed:
+            return channel
+        async with link.bindings_opening:
+            channel = link.bindings
+            if channel is None or channel.is_closed:
+                channel = link.bindings = await link.conn.channel(publisher_confirms=False)
+            return channel
 
     # -- consumers ---------------------------------------------------------------------------------------
 
