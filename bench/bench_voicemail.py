@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ramp", type=float, default=10.0,
                         help="callers of a level arrive evenly over this many seconds (real time; default 10)")
     parser.add_argument("--memory", action="store_true",
-                        help="also a tracemalloc run (separate service process) at the largest level")
+                        help="also a traced level (tracemalloc) per kind after the latency levels, at the "
+                             "largest level up to 100 callers")
     parser.add_argument("--verbose", action="store_true", help="latency by the command that followed the event")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--boxes", type=int, default=max(LEVELS), help=argparse.SUPPRESS)

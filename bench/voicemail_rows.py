@@ -25,8 +25,8 @@ over every command of that run.
 * **uvloop** rows: the same figures with the service on uvloop; baseline: the
   same row on the default loop, in the same run;
 * **memory per active session (tracemalloc)**: from a traced level of its own
-  at the largest level (tracemalloc slows the service, so its latency is not
-  reported): memory allocated in the service process since the level began and
+  at the largest level up to 100 callers (tracemalloc slows the service, so
+  its latency is not reported): memory allocated in the service process since the level began and
   still held when every caller is on the line, minus the growth of the
   in-memory store, divided by the active sessions;
 * **memory per active session (RSS growth)**: peak RSS of the service process

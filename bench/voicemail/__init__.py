@@ -71,9 +71,11 @@ figure is reported per repeat: latency, CPU per call and per consumed call
 event (the service's CPU during the level / calls or events), RSS growth.
 
 Memory per session (``--memory``): after the latency levels, one traced level
-per kind at the largest level, always in real time, in the same service process.
-tracemalloc starts when that level starts and slows the service, so its latency
-is not reported.  Once all N sessions are active and ``HOLD_SECONDS`` (8 s;
+per kind at the largest level up to 100 callers (``TRACED_CALLS``), always in
+real time, in the same service process.  tracemalloc starts when that level
+starts and slows the service about tenfold, so its latency is not reported;
+at 500 callers the traced service fell behind and never had them all on the
+line, which is why the traced level stops at 100.  Once all N sessions are active and ``HOLD_SECONDS`` (8 s;
 3 s with ``--quick``) more have passed (callers are then mid-call: recording, or
 listening to a message), a full collection runs and the traced memory is read:
 what the level allocated and still holds, minus the growth of the in-memory

@@ -58,6 +58,10 @@ QUICK_RAW_ROUNDS, QUICK_RAW_MESSAGES = 2, 3_000
 HOLD_SECONDS = 8.0                  # the memory reading: this long after all N callers are on the line
 QUICK_HOLD_SECONDS = 3.0
 QUICK_MEMORY_RAMP = 3.0             # --quick: the traced level's callers arrive over 3 s
+# Traced, the service runs about ten times slower: at 500 callers it fell behind, never had
+# them all on the line and gave up unbinds, so its reading divided the level's memory by the
+# few sessions still active.  100 callers it keeps on the line together.
+TRACED_CALLS = 100
 
 
 def time_label(scale: float) -> str:
@@ -107,8 +111,8 @@ def levels_of(args: argparse.Namespace) -> list[Level]:
     """The plan of a run, group by group (placement, event loop).
 
     The first placement's group on the default loop (the first of ``--loop``) has the latency levels
-    (every repeat) and then (``args.memory``) one traced level per kind at the largest level, in real
-    time; every further placement's group has the real-time levels (the first time scale's, with
+    (every repeat) and then (``args.memory``) one traced level per kind at the largest level up to
+    ``TRACED_CALLS``, in real time; every further placement's group has the real-time levels (the first time scale's, with
     ``--quick``); then, for every further loop, the A/B levels: each kind at the largest level, in the
     pinned placement when it is in the plan, as many runs as that level has on the default loop."""
     kinds = tuple(k.strip() for k in args.kinds.split(",")) if getattr(args, "kinds", None) else KINDS
@@ -129,7 +133,7 @@ def levels_of(args: argparse.Namespace) -> list[Level]:
     planned = plan(levels, scales, repeats, kinds, narrowed, repeats_by_calls=by_calls,
                    placement=placements[0], loop=default_loop)
     if args.memory:          # always in real time: a session's memory at its real pace, mid-call
-        planned += [Level(kind, max(levels), 1.0, 1, traced=True, placement=placements[0], loop=default_loop)
+        planned += [Level(kind, min(max(levels), TRACED_CALLS), 1.0, 1, traced=True, placement=placements[0], loop=default_loop)
                     for kind in kinds]
     for placement in placements[1:]:
         planned += plan(levels, scales[:1], repeats, kinds, repeats_by_calls=by_calls, placement=placement,

@@ -37,7 +37,7 @@ def test_full_plan_unpinned_then_pinned_then_the_uvloop_pair():
     assert {lv.repeat for lv in latency if lv.scale == 1.0 and lv.calls == 500} == set(range(1, vm.REAL_REPEATS + 1))
     assert {lv.repeat for lv in latency if lv.scale == 1.0 and lv.calls == 10} == {1}
     traced = unpinned[len(latency):]
-    assert [(lv.kind, lv.calls, lv.scale) for lv in traced] == [(k, 500, 1.0) for k in vm.KINDS]
+    assert [(lv.kind, lv.calls, lv.scale) for lv in traced] == [(k, vm.TRACED_CALLS, 1.0) for k in vm.KINDS]
     assert all(lv.traced for lv in traced)
     assert {lv.scale for lv in pinned} == {1.0} and len(pinned) == real_runs(pinned)
     assert not any(lv.traced for lv in pinned + uvloop)
