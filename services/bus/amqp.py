@@ -39,8 +39,8 @@ Confirms
 Channels: one with publisher confirms for plain publishes, one for ``mandatory`` publishes
 (returns are reliable only with confirms), one per queue so each consumer has its own
 prefetch, and one for binding and unbinding queues once declared (per-call bindings), so
-that the answer to a bind never waits behind a queue's deliveries and an unbind given up
-never closes a channel that carries them (``_bindings_channel``).
+that a bind or unbind given up never closes a channel that carries deliveries
+(``_bindings_channel``).
 """
 
 from __future__ import annotations
@@ -629,10 +629,9 @@ class AmqpTransport(Transport):
     async def _bindings_channel(self, link: _Link) -> aiormq.abc.AbstractChannel:
         """The channel that binds and unbinds queues already declared on ``link`` (per-call bindings).
 
-        Not a queue's own channel: the answer to a bind or unbind would wait there behind every
-        delivery read before it, and an unbind given up (``REMOVAL_TIMEOUT_S``) makes aiormq close
-        the channel it was sent on; on a queue's channel that stopped the queue's consumer and put
-        every unacked event back.  This channel carries no deliveries; one that closed is opened
+        Not a queue's own channel: a bind or unbind given up (``REMOVAL_TIMEOUT_S``, or the hold
+        of ``_on_link``) makes aiormq close the channel it was sent on, and on a queue's channel
+        that stopped the queue's consumer and put every unacked event back.  This channel carries no deliveries; one that closed is opened
         again on next use.  Queues bind from any channel of the connection that declared them,
         exclusive ones included."""
         channel = link.bindings
