@@ -69,18 +69,21 @@ async def test_an_unbind_given_up_leaves_the_queues_consumer_alone(transport, mo
     steady = f"call.STEADY.{secrets.token_hex(4)}"
     await transport.bind(queue, x.CALLEVT, steady)
 
-    # Give every unbind up at once, as if the broker took too long: aiormq closes the channel
-    # an abandoned call went on.  Try until that has happened.
-    monkeypatch.setattr(amqp, "REMOVAL_TIMEOUT_S", 1e-6)
-    for attempt in range(50):
+    # Give unbinds up after ever longer waits, as if the broker took too long, until one is
+    # abandoned after its frame went out (sooner, nothing was sent; later, it was answered):
+    # aiormq then closes the channel it went on.
+    ladder = [1e-5 * 1.4 ** step for step in range(25)]        # 10 us .. about 30 ms
+    abandoned = False
+    for attempt in range(len(ladder) * 4):
+        monkeypatch.setattr(amqp, "REMOVAL_TIMEOUT_S", ladder[attempt % len(ladder)])
         key = f"call.GONE.{attempt}.{secrets.token_hex(3)}"
         await transport.bind(queue, x.CALLEVT, key)
         await transport.unbind(queue, x.CALLEVT, key)
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
         if "because RPC call <Queue.Unbind" in caplog.text:
+            abandoned = True
             break
-    else:
-        pytest.fail("no unbind was abandoned in 50 tries; the test proves nothing")
+    assert abandoned, "no unbind was abandoned after its frame went out; the test proves nothing"
     await asyncio.sleep(0.3)            # a repair of the queue would have begun by now
 
     assert link.channels[queue] is queue_channel and not queue_channel.is_closed
