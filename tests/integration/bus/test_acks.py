@@ -16,14 +16,6 @@ from services.bus.transport import Delivery
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def transport(amqp_url):
-    made = AmqpTransport(amqp_url, connection_name=f"acks-test-{secrets.token_hex(3)}")
-    await made.connect()
-    yield made
-    await made.close()
-
-
 async def _queue(transport: AmqpTransport, key: str, *, exclusive: bool) -> str:
     queue = await transport.declare_queue(f"acks-{secrets.token_hex(4)}", exclusive=exclusive)
     await transport.declare_exchange(x.CALLEVT)

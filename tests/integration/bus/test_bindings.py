@@ -22,14 +22,6 @@ from services.bus.transport import Delivery
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def transport(amqp_url):
-    made = AmqpTransport(amqp_url, connection_name=f"bindings-test-{secrets.token_hex(3)}")
-    await made.connect()
-    yield made
-    await made.close()
-
-
 async def _consumed_queue(transport: AmqpTransport, got: asyncio.Queue, *, exclusive: bool = True) -> str:
     queue = await transport.declare_queue(f"bindings-{secrets.token_hex(4)}", exclusive=exclusive)
     await transport.declare_exchange(x.CALLEVT)
