@@ -112,8 +112,8 @@ def levels_of(args: argparse.Namespace) -> list[Level]:
 
     The first placement's group on the default loop (the first of ``--loop``) has the latency levels
     (every repeat) and then (``args.memory``) one traced level per kind at the largest level up to
-    ``TRACED_CALLS``, in real time; every further placement's group has the real-time levels (the first time scale's, with
-    ``--quick``); then, for every further loop, the A/B levels: each kind at the largest level, in the
+    ``TRACED_CALLS``, in real time; every further placement's group has the real-time levels (the
+    first time scale's, with ``--quick``); then, for every further loop, the A/B levels: each kind at the largest level, in the
     pinned placement when it is in the plan, as many runs as that level has on the default loop."""
     kinds = tuple(k.strip() for k in args.kinds.split(",")) if getattr(args, "kinds", None) else KINDS
     levels = tuple(int(x) for x in args.levels.split(",")) if args.levels else (QUICK_LEVELS if args.quick else LEVELS)
@@ -133,7 +133,8 @@ def levels_of(args: argparse.Namespace) -> list[Level]:
     planned = plan(levels, scales, repeats, kinds, narrowed, repeats_by_calls=by_calls,
                    placement=placements[0], loop=default_loop)
     if args.memory:          # always in real time: a session's memory at its real pace, mid-call
-        planned += [Level(kind, min(max(levels), TRACED_CALLS), 1.0, 1, traced=True, placement=placements[0], loop=default_loop)
+        traced_calls = min(max(levels), TRACED_CALLS)
+        planned += [Level(kind, traced_calls, 1.0, 1, traced=True, placement=placements[0], loop=default_loop)
                     for kind in kinds]
     for placement in placements[1:]:
         planned += plan(levels, scales[:1], repeats, kinds, repeats_by_calls=by_calls, placement=placement,

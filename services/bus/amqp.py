@@ -631,9 +631,9 @@ class AmqpTransport(Transport):
 
         Not a queue's own channel: a bind or unbind given up (``REMOVAL_TIMEOUT_S``, or the hold
         of ``_on_link``) makes aiormq close the channel it was sent on, and on a queue's channel
-        that stopped the queue's consumer and put every unacked event back.  This channel carries no deliveries; one that closed is opened
-        again on next use.  Queues bind from any channel of the connection that declared them,
-        exclusive ones included."""
+        that stopped the queue's consumer and put every unacked event back.  This channel
+        carries no deliveries; one that closed is opened again on next use.  Queues bind from
+        any channel of the connection that declared them, exclusive ones included."""
         channel = link.bindings
         if channel is not None and not channel.is_closed:
             return channel

@@ -212,6 +212,7 @@ def _same(target: dict, current: dict) -> bool:
     for name, spec in want.items():
         if "data" in spec:
             data = base64.b64decode(spec["data"])
-            if have[name].get("digest") != attachment_digest(data) or have[name].get("content_type") != spec["content_type"]:
+            if (have[name].get("digest") != attachment_digest(data)
+                    or have[name].get("content_type") != spec["content_type"]):
                 return False
     return True
