@@ -22,15 +22,18 @@ from services.bus.transport import Delivery
 pytestmark = pytest.mark.integration
 
 
-async def _consumed_queue(transport: AmqpTransport, got: asyncio.Queue, *, exclusive: bool = True) -> str:
-    queue = await transport.declare_queue(f"bindings-{secrets.token_hex(4)}", exclusive=exclusive)
-    await transport.declare_exchange(x.CALLEVT)
-
+def _into(got: asyncio.Queue):
+    """A consumer's handler that keeps each body in ``got`` and acks it."""
     async def handler(delivery: Delivery) -> None:
         await got.put(delivery.body)
         await delivery.ack()
+    return handler
 
-    await transport.consume(queue, handler, prefetch=8)
+
+async def _consumed_queue(transport: AmqpTransport, got: asyncio.Queue) -> str:
+    queue = await transport.declare_queue(f"bindings-{secrets.token_hex(4)}", exclusive=True)
+    await transport.declare_exchange(x.CALLEVT)
+    await transport.consume(queue, _into(got), prefetch=8)
     return queue
 
 
@@ -114,11 +117,6 @@ async def test_binding_a_queue_deleted_under_us_fails_and_the_queue_is_declared_
     else:
         pytest.fail("the deleted queue was not declared again")
     got: asyncio.Queue = asyncio.Queue()
-
-    async def handler(delivery: Delivery) -> None:
-        await got.put(delivery.body)
-        await delivery.ack()
-
-    await transport.consume(queue, handler)
+    await transport.consume(queue, _into(got))
     await _routes(transport, got, key, b'{"back": true}')
     await transport.delete_queue(queue)
